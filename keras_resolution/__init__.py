@@ -1,0 +1,24 @@
+"""keras_resolution: learnable feature-map resolution for Keras 3.
+
+Resolution layers (Harper et al., "Differentiable Resizing: Resolution
+Layers") make the output length, height and width of a feature map trainable
+scales, able to downsample and upsample, with complexity budgets that the
+optimizer respects.
+"""
+
+from keras_resolution.budgets import ComplexityBudgetMixin
+from keras_resolution.budgets import HingeCap
+from keras_resolution.budgets import QuadraticTarget
+from keras_resolution.budgets import ResolutionModel
+from keras_resolution.callbacks import ComplexityLogger
+from keras_resolution.callbacks import SizeRefresh
+from keras_resolution.complexity import complexity
+from keras_resolution.complexity import full_complexity
+from keras_resolution.complexity import resolution_layers
+from keras_resolution.constraints import ScaleBounds
+from keras_resolution.layer import ResolutionLayer
+from keras_resolution.resize import align_to_max_shape
+from keras_resolution.resize import dct_resize
+from keras_resolution.resize import resize_matrix
+
+__version__ = "0.1.0"

@@ -1,0 +1,421 @@
+"""ResolutionLayer: a resize whose output length, height and width are learned."""
+
+import math
+
+import numpy as np
+import keras
+from keras import ops
+from keras.src.backend.config import standardize_data_format
+
+from keras_resolution import resize
+from keras_resolution import transforms
+from keras_resolution.constraints import ScaleBounds
+
+COMPLEXITY_DEFINITIONS = ("linear", "area")
+
+
+def _check_positive_finite(name, value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a number, got {value!r}.") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"`{name}` must be finite and > 0, got {value!r}.")
+    return value
+
+
+def output_sizes_for(input_sizes, scales, min_size=1, max_size=None):
+    """Integer output sizes `ceil(d_in * s)` computed on the host.
+
+    Uses the arithmetic of the graph (the dtype of `scales`, float32 unless
+    the layer runs in float64), so host and graph agree on every `ceil`.
+
+    Args:
+        input_sizes: Sequence of input lengths (ints).
+        scales: Sequence of scales, one per axis.
+        min_size: Smallest allowed output length.
+        max_size: Largest allowed output length, or `None`.
+
+    Returns:
+        Tuple of Python ints.
+    """
+    scales = np.asarray(scales)
+    if scales.dtype != np.float64:
+        scales = scales.astype(np.float32)
+    sizes = []
+    for d_in, s in zip(input_sizes, scales):
+        q = np.clip(s.dtype.type(d_in) * s, min_size, max_size or np.inf)
+        sizes.append(max(int(np.ceil(q)), 1))
+    return tuple(sizes)
+
+
+@keras.saving.register_keras_serializable(package="keras_resolution")
+class ResolutionLayer(keras.layers.Layer):
+    """Resizes the length (1D) or height and width (2D) by a learned scale.
+
+    The layer implements Algorithm 1 of "Differentiable Resizing: Resolution
+    Layers" (Harper et al.): for each resized axis of input length `d_in`, the
+    continuous target length is `q = d_in * s` with a trainable `s`, the
+    output length is `d_out = ceil(q)`, and the signal is transformed (DCT or
+    DFT), truncated or zero-padded to `d_out` coefficients, multiplied by the
+    relaxed mask `w_k = clip((q + 1 - k) / taper, 0, 1)` and inverted at size
+    `d_out`. It can downsample (`s < 1`) and upsample (`s > 1`).
+
+    Each axis is one fused `(d_out, d_in)` matrix (see
+    `keras_resolution.resize.resize_matrix`), applied as a batched matmul.
+    The output amplitude is compensated so a constant map keeps its value
+    (whenever `q >= taper`: the paper's mask also attenuates the mean of
+    outputs shorter than the taper).
+
+    Gradient modes (`gradient=`):
+
+    * `"exact"` (default): the output basis is sampled on a grid of
+      continuous length `q`, so the forward pass is smooth in `s` between
+      integer sizes and `dL/ds` is its true derivative, non-zero when
+      decimating, near identity and when upsampling far beyond the taper.
+    * `"literal"`: Algorithm 1 as printed, with `T_out = T(d_out)` and
+      `d_out` detached: identical forward pass at integer `q`, but `dL/ds`
+      is exactly 0 once `q > d_in + taper - 1` (far upsampling).
+
+    How sizes are obtained, by backend:
+
+    * eager execution (PyTorch, JAX without jit, TensorFlow eager): `ceil(q)`
+      is read from the value of `s` at every call.
+    * TensorFlow `model.fit` without XLA: sizes are int32 tensors computed in
+      the traced graph.
+    * compiled steps (JAX jit, TensorFlow XLA) need static shapes: construct
+      with `static_sizes=True`, which makes the layer jit-compatible, and pass
+      `keras_resolution.SizeRefresh()` to `fit`. Sizes are then Python ints
+      refreshed between steps, and the step functions are rebuilt when an
+      integer size changes. Without the callback, a compiled training step
+      raises rather than silently using stale sizes.
+
+    Without `static_sizes=True` the layer reports `supports_jit = False`, so
+    `jit_compile="auto"` picks a path that works on every backend.
+
+    Args:
+        scale: Initial scale `s`, a float or one float per resized axis.
+        transform: `"dct"` (orthonormal DCT-II) or `"dft"` (real DFT, low
+            frequencies kept symmetrically).
+        taper: Length `l` of the relaxed mask's linear ramp (paper: 4).
+        gradient: `"exact"` or `"literal"`, see above.
+        min_size: Smallest output length per axis (>= 1).
+        max_size: Largest output length per axis, or `None`.
+        min_scale: Smallest value of `s`, or `None` (then `min_size / d_in`).
+        max_scale: Largest value of `s`, or `None`. With `max_size`, bounds
+            learned upsampling so it cannot exhaust memory.
+        static_sizes: Keep integer sizes as Python state for compiled steps.
+        data_format: `"channels_last"` (default) or `"channels_first"`.
+        **kwargs: Base `Layer` arguments (`name`, `dtype`, ...).
+
+    Input shape:
+        `(batch, length, channels)` or `(batch, height, width, channels)`
+        (channels first with `data_format="channels_first"`).
+
+    Output shape:
+        Same rank; each resized axis becomes `ceil(d_in * s)`.
+
+    Example:
+
+    >>> layer = ResolutionLayer(scale=0.5)
+    >>> layer(keras.ops.ones((2, 40, 30, 8))).shape
+    (2, 20, 15, 8)
+    """
+
+    def __init__(
+        self,
+        scale=1.0,
+        transform="dct",
+        taper=4.0,
+        gradient="exact",
+        min_size=1,
+        max_size=None,
+        min_scale=None,
+        max_scale=4.0,
+        static_sizes=False,
+        data_format=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        scales = scale if isinstance(scale, (list, tuple)) else [scale]
+        self.initial_scale = [_check_positive_finite("scale", s) for s in scales]
+        self.transform = transforms.check_transform(transform)
+        self.taper = _check_positive_finite("taper", taper)
+        if gradient not in resize.GRADIENT_MODES:
+            raise ValueError(
+                f"Unknown `gradient`: {gradient!r}. Expected one of "
+                f"{resize.GRADIENT_MODES}."
+            )
+        self.gradient = gradient
+        if int(min_size) != min_size or min_size < 1:
+            raise ValueError(f"`min_size` must be an integer >= 1, got {min_size!r}.")
+        self.min_size = int(min_size)
+        if max_size is not None and (int(max_size) != max_size or max_size < min_size):
+            raise ValueError(
+                f"`max_size` must be None or an integer >= min_size, got {max_size!r}."
+            )
+        self.max_size = None if max_size is None else int(max_size)
+        self.min_scale = None if min_scale is None else _check_positive_finite(
+            "min_scale", min_scale
+        )
+        self.max_scale = None if max_scale is None else _check_positive_finite(
+            "max_scale", max_scale
+        )
+        if self.min_scale and self.max_scale and self.min_scale > self.max_scale:
+            raise ValueError(
+                f"`min_scale` ({min_scale}) must not exceed `max_scale` ({max_scale})."
+            )
+        self.static_sizes = bool(static_sizes)
+        self.data_format = standardize_data_format(data_format)
+        self._refreshed_scale = None
+        self._size_refresh_active = False
+
+    @property
+    def supports_jit(self):
+        return self.static_sizes
+
+    @supports_jit.setter
+    def supports_jit(self, value):
+        pass  # Decided by `static_sizes`; Layer.__init__ assigns a default.
+
+    def build(self, input_shape):
+        rank = len(input_shape) - 2
+        if rank not in (1, 2):
+            raise ValueError(
+                "ResolutionLayer expects `inputs` of rank 3 (batch, length, "
+                "channels) or 4 (batch, height, width, channels); got shape "
+                f"{tuple(input_shape)}."
+            )
+        self.rank = rank
+        self.axes = resize.spatial_axes(len(input_shape), self.data_format)
+        channel_axis = 1 if self.data_format == "channels_first" else -1
+        if input_shape[channel_axis] is None:
+            raise ValueError(
+                f"The channel dimension of `inputs` must be known; got shape "
+                f"{tuple(input_shape)}."
+            )
+        if len(self.initial_scale) not in (1, rank):
+            raise ValueError(
+                f"`scale` must be a float or {rank} floats for rank-{rank} "
+                f"inputs, got {self.initial_scale}."
+            )
+        initial = np.broadcast_to(
+            np.asarray(self.initial_scale, dtype=self.variable_dtype), (rank,)
+        ).copy()
+        input_sizes = [input_shape[axis] for axis in self.axes]
+        lower, upper = self._scale_bounds(input_sizes)
+        for s, lo, hi in zip(initial, lower, upper):
+            if not lo <= s <= hi:
+                raise ValueError(
+                    f"`scale`={self.initial_scale} lies outside the bounds "
+                    f"[{lo:g}, {hi:g}] set by min/max_size and min/max_scale "
+                    f"for input sizes {input_sizes}."
+                )
+        self.scale = self.add_weight(
+            name="scale",
+            shape=(rank,),
+            initializer=keras.initializers.Constant(initial),
+            constraint=ScaleBounds(lower, upper),
+            trainable=True,
+            autocast=False,
+        )
+        self.input_size = self.add_weight(
+            name="input_size",
+            shape=(rank,),
+            initializer=keras.initializers.Constant(
+                [d if d is not None else 0 for d in input_sizes]
+            ),
+            trainable=False,
+            dtype="int32",
+            aggregation="only_first_replica",
+        )
+        self._refreshed_scale = initial
+        self.nominal_input_sizes = input_sizes
+
+    def _scale_bounds(self, input_sizes):
+        """Per-axis [lower, upper] bounds on s from the size and scale bounds."""
+        lower, upper = [], []
+        for d_in in input_sizes:
+            lo = self.min_scale or (self.min_size / d_in if d_in else 1e-3)
+            hi = self.max_scale if self.max_scale is not None else np.inf
+            if self.max_size is not None and d_in:
+                hi = min(hi, self.max_size / d_in)
+            lower.append(float(lo))
+            upper.append(float(hi))
+        return lower, upper
+
+    # ----------------------------------------------------------------- sizes
+    def _concrete_scale(self):
+        """The value of `s` as NumPy when it is concrete here, else None.
+
+        Concrete in eager execution, including JAX's eager `grad`; not inside
+        a TensorFlow graph or a jit trace.
+        """
+        try:
+            values = [float(self.scale[i]) for i in range(self.rank)]
+            return np.asarray(values, dtype=self.scale.dtype)
+        except Exception:  # Symbolic tensor or abstract tracer.
+            return None
+
+    def _output_sizes(self, input_sizes, training):
+        if all(isinstance(d, int) for d in input_sizes):
+            scale = self._concrete_scale()
+            if scale is not None:
+                self._refreshed_scale = scale
+                return output_sizes_for(input_sizes, scale, self.min_size, self.max_size)
+            if self.static_sizes:
+                if training and not self._size_refresh_active:
+                    raise RuntimeError(
+                        f"{self.name}: `static_sizes=True` is being traced for "
+                        "a compiled training step, but no "
+                        "keras_resolution.SizeRefresh callback is refreshing "
+                        "its sizes; its scale would move while the traced "
+                        "sizes stay fixed. Pass SizeRefresh() to fit(), or use "
+                        "static_sizes=False with jit_compile=False."
+                    )
+                return output_sizes_for(
+                    input_sizes, self._refreshed_scale, self.min_size, self.max_size
+                )
+        if keras.backend.backend() != "tensorflow":
+            raise RuntimeError(
+                f"{self.name}: the output size depends on the value of `scale`, "
+                "which is abstract in this compiled function. Compile with "
+                "jit_compile=False (jit_compile='auto' does this), or build "
+                "the layer with static_sizes=True and pass "
+                "keras_resolution.SizeRefresh() to fit()."
+            )
+        return tuple(resize.output_length(q) for q in self._target_lengths(input_sizes))
+
+    def _target_lengths(self, input_sizes):
+        """Continuous q = d_in * s per axis, clipped to [min_size, max_size]."""
+        lengths = []
+        for i, d_in in enumerate(input_sizes):
+            q = ops.cast(d_in, self.scale.dtype) * self.scale[i]
+            lengths.append(ops.clip(q, self.min_size, self.max_size or np.inf))
+        return lengths
+
+    @property
+    def output_sizes(self):
+        """Current integer output sizes, from the last recorded input sizes."""
+        return output_sizes_for(
+            ops.convert_to_numpy(self.input_size).tolist(),
+            ops.convert_to_numpy(self.scale),
+            self.min_size,
+            self.max_size,
+        )
+
+    def refresh_sizes(self):
+        """Reads `s` (between steps) for compiled steps; True if a size changed."""
+        input_sizes = ops.convert_to_numpy(self.input_size).tolist()
+        new_scale = ops.convert_to_numpy(self.scale)
+        old = output_sizes_for(input_sizes, self._refreshed_scale, self.min_size, self.max_size)
+        self._refreshed_scale = new_scale
+        return self.output_sizes != old
+
+    # --------------------------------------------------------------- forward
+    def call(self, inputs, training=None):
+        if not keras.backend.is_float_dtype(inputs.dtype):
+            raise ValueError(
+                f"{self.name}: `inputs` must be a float tensor, got dtype "
+                f"{inputs.dtype}."
+            )
+        shape = ops.shape(inputs)
+        input_sizes = tuple(shape[axis] for axis in self.axes)
+        self.input_size.assign(ops.cast(ops.stack(input_sizes), "int32"))
+        output_sizes = self._output_sizes(input_sizes, training)
+        outputs = inputs
+        for i, axis in enumerate(self.axes):
+            scale = ops.clip(
+                self.scale[i],
+                self.min_size / ops.cast(input_sizes[i], self.scale.dtype),
+                (self.max_size or np.inf) / ops.cast(input_sizes[i], self.scale.dtype),
+            )
+            matrix = resize.resize_matrix(
+                input_sizes[i],
+                scale,
+                output_sizes[i],
+                taper=self.taper,
+                transform=self.transform,
+                gradient=self.gradient,
+            )
+            outputs = resize.apply_along_axis(outputs, matrix, axis)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        output_shape = list(input_shape)
+        input_sizes = [input_shape[axis] for axis in self.axes]
+        if all(d is not None for d in input_sizes):
+            sizes = output_sizes_for(
+                input_sizes, self._refreshed_scale, self.min_size, self.max_size
+            )
+        else:
+            sizes = [None] * self.rank
+        for axis, size in zip(self.axes, sizes):
+            output_shape[axis] = size
+        return tuple(output_shape)
+
+    # ------------------------------------------------------------ complexity
+    def complexity(self, definition="linear"):
+        """This layer's complexity from the continuous q (differentiable in s).
+
+        Args:
+            definition: `"linear"`: sum of q over axes (the paper's section 5
+                text, `q_h s_h + q_w s_w` in its notation); `"area"`: product
+                of q over axes (output area, the definition behind the paper's
+                detection budget).
+
+        Returns:
+            Scalar float32 tensor.
+        """
+        lengths = self._target_lengths(
+            [ops.cast(self.input_size[i], self.scale.dtype) for i in range(self.rank)]
+        )
+        return _combine(lengths, definition)
+
+    def full_complexity(self, definition="linear"):
+        """Complexity with s = 1, as a Python float: the input sizes the layer
+        was built with (every upstream scale at its initial value, 1 in the
+        paper), not resized."""
+        if any(d is None for d in self.nominal_input_sizes):
+            raise ValueError(
+                f"{self.name} was built with unknown input sizes "
+                f"{self.nominal_input_sizes}; C_full needs static sizes."
+            )
+        return float(_combine([float(d) for d in self.nominal_input_sizes], definition))
+
+    # --------------------------------------------------------- serialization
+    def load_own_variables(self, store):
+        super().load_own_variables(store)
+        self._refreshed_scale = ops.convert_to_numpy(self.scale)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "scale": self.initial_scale
+                if len(self.initial_scale) > 1
+                else self.initial_scale[0],
+                "transform": self.transform,
+                "taper": self.taper,
+                "gradient": self.gradient,
+                "min_size": self.min_size,
+                "max_size": self.max_size,
+                "min_scale": self.min_scale,
+                "max_scale": self.max_scale,
+                "static_sizes": self.static_sizes,
+                "data_format": self.data_format,
+            }
+        )
+        return config
+
+
+def _combine(lengths, definition):
+    if definition not in COMPLEXITY_DEFINITIONS:
+        raise ValueError(
+            f"Unknown complexity `definition`: {definition!r}. Expected one of "
+            f"{COMPLEXITY_DEFINITIONS}."
+        )
+    total = lengths[0]
+    for length in lengths[1:]:
+        total = total * length if definition == "area" else total + length
+    return total

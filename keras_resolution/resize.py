@@ -1,0 +1,190 @@
+"""Algorithm 1 as one linear map per axis, and the fixed DCT resizes.
+
+Resizing one axis of a Resolution layer is linear in the input `x`, so the
+whole of Algorithm 1 (forward transform, pad/truncate, relaxed mask, inverse
+transform) fuses into a single `(d_out, d_in)` matrix `M(q)`:
+
+    y = M(q) x,   M(q) = B(q) diag(w(q)) P T_in
+
+`T_in` is a cached constant per input size; `P` keeps the first
+`m = min(d_in, d_out)` coefficients (coefficients past `d_in` are the zeros of
+the padding and drop out of the product); `w(q)` is the paper's taper; `B` is
+the inverse transform, scaled by `sqrt(d_out / d_in)` so that a constant map
+keeps its value (orthonormal transforms would otherwise change amplitude by
+`sqrt(d_in / d_out)`).
+
+Two choices of `B`, selected by `gradient=`:
+
+* `"literal"`: Algorithm 1 as printed, `B = T(d_out)^-1` with `d_out`
+  detached. The only path from `s` to the loss is the taper, and when
+  upsampling beyond it (`q > d_in + taper - 1`) every tapered coefficient is
+  zero padding, so `dL/ds` is exactly 0.
+* `"exact"` (default): `B(q)` is the input basis sampled on an output grid of
+  continuous length `q` (`transforms.synthesis_on_grid`). At integer `q` it
+  is the same matrix as the literal one (exactly for the DCT); between
+  integers the output grid moves with `q`, so the forward pass is a smooth
+  function of `s` on each interval where `ceil(q)` is constant, and automatic
+  differentiation returns its true derivative. That derivative includes the
+  "changed output basis" term of the paper's section 4, which the literal
+  algorithm drops, and is non-zero in every regime.
+"""
+
+
+from keras import ops
+
+from keras_resolution import transforms
+
+GRADIENT_MODES = ("exact", "literal")
+
+
+def output_length(q):
+    """`d_out = ceil(q)`, detached: Algorithm 1, line 2.
+
+    Args:
+        q: Continuous target length (tensor).
+
+    Returns:
+        Integer tensor, never less than 1.
+    """
+    return ops.maximum(ops.cast(ops.ceil(ops.stop_gradient(q)), "int32"), 1)
+
+
+def resize_matrix(d_in, s, d_out, taper=4.0, transform="dct", gradient="exact"):
+    """The `(d_out, d_in)` matrix of Algorithm 1 for one axis.
+
+    Args:
+        d_in: Input length (Python int).
+        s: Learnable scale for this axis (scalar tensor).
+        d_out: Output length `ceil(d_in * s)`: a Python int when sizes are
+            static, an int tensor when they are computed in the graph.
+        taper: Taper length l of the relaxed mask.
+        transform: `"dct"` or `"dft"`.
+        gradient: `"exact"` or `"literal"` (see module docstring).
+
+    Returns:
+        Tensor `M` (dtype of `s`) with `y = M @ x` along the resized axis.
+    """
+    dtype = ops.dtype(s)
+    q = ops.cast(d_in, dtype) * s                            # 1: q <- d_in * s
+    # 2: d_out <- ceil(q).detach(), resolved by the caller (see output_length)
+    m = ops.minimum(d_out, d_in)
+    T_in = ops.cast(transforms.analysis_matrix_of(transform, d_in, dtype), dtype)
+    x_hat_rows = T_in[:m]                                    # 3-4: x^ = P(T_in x, d_out)
+    k = ops.cast(ops.arange(1, m + 1), dtype)                # 5: k = [1 .. d_out]
+    w = ops.clip((q + 1.0 - k) / taper, 0.0, 1.0)            # 6: w = clip((q+1-k)/l, 0, 1)
+    y_tilde_rows = w[:, None] * x_hat_rows                   # 7: y~ = w * x^
+    grid = q if gradient == "exact" else ops.cast(d_out, dtype)
+    T_out_inv = transforms.synthesis_on_grid(transform, d_in, m, grid, d_out, dtype)
+    return ops.matmul(T_out_inv, y_tilde_rows)               # 8: y = T_out^-1 y~
+
+
+def apply_along_axis(x, matrix, axis):
+    """Applies `matrix` (d_out, d_in) along `axis` of `x` without transposes.
+
+    The axis is made the middle one of a 3D view `(before, d_in, after)`, then
+    `matrix` multiplies it from the left as a batched matmul. Only reshapes
+    are needed, whatever the axis.
+
+    Args:
+        x: Tensor of any rank >= 1.
+        matrix: Tensor of shape `(d_out, x.shape[axis])`.
+        axis: Non-negative axis index.
+
+    Returns:
+        Tensor with `x.shape[axis]` replaced by `d_out`.
+    """
+    shape = ops.shape(x)
+    before = 1
+    for dim in shape[:axis]:
+        before = before * dim
+    after = 1
+    for dim in shape[axis + 1 :]:
+        after = after * dim
+    matrix = ops.cast(matrix, x.dtype)
+    if axis == len(shape) - 1:
+        y = ops.matmul(ops.reshape(x, (before, shape[axis])), ops.transpose(matrix))
+    else:
+        y = ops.matmul(matrix, ops.reshape(x, (before, shape[axis], after)))
+    d_out = ops.shape(matrix)[0]
+    return ops.reshape(y, tuple(shape[:axis]) + (d_out,) + tuple(shape[axis + 1 :]))
+
+
+def spatial_axes(rank, data_format):
+    """Indices of the resized axes of a (batch, ..., channels) tensor."""
+    if data_format == "channels_first":
+        return tuple(range(2, rank))
+    return tuple(range(1, rank - 1))
+
+
+def dct_resize(x, size, data_format="channels_last"):
+    """Fixed DCT resize: frequency-domain truncation or zero-padding.
+
+    No taper, no parameters: the lowest `min(d_in, d_out)` DCT coefficients
+    of each axis are kept and inverted at the new size, with the amplitude
+    compensated so that constant maps keep their value. Used to align branches
+    before concatenation and to bring PANet outputs back to the head's
+    strides. Sizes may be Python ints or int tensors (TensorFlow graphs whose
+    sizes follow learned scales).
+
+    Args:
+        x: Tensor `(batch, height, width, channels)` (or 3D for 1D signals).
+        size: Target sizes, one per spatial axis.
+        data_format: `"channels_last"` or `"channels_first"`.
+
+    Returns:
+        The resized tensor.
+
+    Example:
+
+    >>> x = keras.ops.ones((2, 10, 20, 3))
+    >>> dct_resize(x, (40, 5)).shape
+    (2, 40, 5, 3)
+    """
+    axes = spatial_axes(len(x.shape), data_format)
+    if len(size) != len(axes):
+        raise ValueError(
+            f"`size` must have one entry per spatial axis ({len(axes)}), got {size}."
+        )
+    shape = ops.shape(x)
+    for axis, d_out in zip(axes, size):
+        d_in = shape[axis]
+        if isinstance(d_out, int) and d_out < 1:
+            raise ValueError(f"`size` entries must be >= 1, got {size}.")
+        if isinstance(d_in, int) and isinstance(d_out, int) and d_in == d_out:
+            continue
+        x = apply_along_axis(x, fixed_resize_matrix(d_in, d_out), axis)
+    return x
+
+
+def fixed_resize_matrix(d_in, d_out, transform="dct"):
+    """Constant `(d_out, d_in)` matrix of a taper-free transform resize:
+    `sqrt(d_out / d_in) T(d_out)^-1 P T(d_in)`."""
+    m = ops.minimum(d_in, d_out)
+    T_in = transforms.analysis_matrix_of(transform, d_in)
+    T_out_inv = transforms.synthesis_on_grid(transform, d_in, m, d_out, d_out, "float32")
+    return ops.matmul(T_out_inv, T_in[:m])
+
+
+def align_to_max_shape(tensors, data_format="channels_last"):
+    """DCT-resizes every tensor to the largest size found on each spatial axis.
+
+    This is the paper's rule before a concatenation of branches that may have
+    learned different resolutions: target `(max(h_i), max(w_i))`.
+
+    Args:
+        tensors: List of tensors with the same rank.
+        data_format: `"channels_last"` or `"channels_first"`.
+
+    Returns:
+        List of tensors, all with the same spatial shape.
+    """
+    axes = spatial_axes(len(tensors[0].shape), data_format)
+    shapes = [ops.shape(t) for t in tensors]
+    target = []
+    for axis in axes:
+        sizes = [shape[axis] for shape in shapes]
+        if all(isinstance(size, int) for size in sizes):
+            target.append(max(sizes))
+        else:
+            target.append(ops.max(ops.stack([ops.cast(v, "int32") for v in sizes])))
+    return [dct_resize(t, tuple(target), data_format) for t in tensors]

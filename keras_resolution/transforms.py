@@ -1,0 +1,140 @@
+"""Orthonormal transforms T(n), generated per size, and their continuous bases.
+
+A Resolution layer needs two things from a transform:
+
+* the analysis matrix `T_n` (n x n, orthonormal, rows ordered from low to
+  high frequency), so that truncating or zero-padding the coefficient vector
+  keeps the lowest frequencies;
+* the synthesis basis of the *input* size evaluated on an output grid of
+  continuous length `q`. At integer `q` this is (up to the amplitude factor
+  sqrt(q / n)) the inverse transform of size q; between integers it moves
+  continuously with `q`, which is what gives the exact gradient its
+  non-zero derivative in every regime (see `resize.py`).
+
+Two transforms are provided:
+
+* `"dct"`: the orthonormal DCT-II. Basis k at input sample n is
+  `a_k cos(pi k (n + 1/2) / N)`; the output grid of length q samples the same
+  cosines at `u_j = (j + 1/2) N / q`.
+* `"dft"`: the real-valued orthonormal DFT, rows ordered DC, cos 1, sin 1,
+  cos 2, sin 2, ..., (Nyquist cos for even N). Keeping the first m rows keeps
+  the low frequencies of both signs symmetrically, as spectral pooling does.
+  The output grid samples the periodic interpolant at `u_j = j N / q`.
+
+Analysis matrices are NumPy constants cached per size; synthesis bases are
+built with `keras.ops` because they depend on the (possibly traced) `q`.
+"""
+
+import functools
+import math
+
+import numpy as np
+from keras import ops
+
+TRANSFORMS = ("dct", "dft")
+
+
+def check_transform(transform):
+    """Returns `transform` if it is known, else raises a `ValueError`."""
+    if transform not in TRANSFORMS:
+        raise ValueError(
+            f"Unknown `transform`: {transform!r}. Expected one of {TRANSFORMS}."
+        )
+    return transform
+
+
+def _dft_frequency_and_phase(n_coefficients):
+    """Frequency index and cos(0)/sin(1) flag of the first real-DFT rows."""
+    k = np.arange(n_coefficients)
+    frequency = (k + 1) // 2
+    is_sine = (k % 2 == 0) & (k > 0)
+    return frequency, is_sine
+
+
+def _amplitudes(transform, n, n_coefficients):
+    """Orthonormal row amplitudes a_k of T(n) for its first rows."""
+    amplitude = np.full(n_coefficients, math.sqrt(2.0 / n))
+    amplitude[0] = math.sqrt(1.0 / n)
+    if transform == "dft" and n % 2 == 0 and n_coefficients == n:
+        amplitude[n - 1] = math.sqrt(1.0 / n)  # Nyquist row cos(pi n).
+    return amplitude
+
+
+@functools.lru_cache(maxsize=256)
+def analysis_matrix(transform, n):
+    """The orthonormal analysis matrix T(n) as a float64 NumPy array.
+
+    Args:
+        transform: `"dct"` or `"dft"`.
+        n: Positive integer size.
+
+    Returns:
+        Array of shape `(n, n)` with `T @ T.T == I`; row k is the k-th
+        lowest-frequency basis vector.
+
+    Example:
+
+    >>> T = analysis_matrix("dct", 8)
+    >>> np.allclose(T @ T.T, np.eye(8))
+    True
+    """
+    check_transform(transform)
+    samples = np.arange(n)
+    amplitude = _amplitudes(transform, n, n)[:, None]
+    if transform == "dct":
+        k = np.arange(n)[:, None]
+        matrix = amplitude * np.cos(np.pi * k * (samples + 0.5) / n)
+    else:
+        frequency, is_sine = _dft_frequency_and_phase(n)
+        angle = 2.0 * np.pi * frequency[:, None] * samples / n
+        matrix = amplitude * np.where(is_sine[:, None], np.sin(angle), np.cos(angle))
+    matrix.setflags(write=False)
+    return matrix
+
+
+def synthesis_on_grid(transform, n, n_coefficients, q, d_out, dtype="float32"):
+    """Synthesis basis of T(n) sampled on an output grid of continuous length q.
+
+    Entry `[j, k]` is basis function k of the size-`n` transform evaluated at
+    output sample j of a grid that stretches the n input samples over q
+    output samples (`j = 0 .. d_out - 1`). Multiplying coefficients of a
+    length-n signal by this matrix evaluates the signal's band-limited
+    interpolant on the new grid, so a constant stays the same constant. With
+    `q = d_out = n` it is `T(n)^T`, which is how sizes only known in the graph
+    get their analysis matrix (`analysis_matrix_of`).
+
+    Args:
+        transform: `"dct"` or `"dft"`.
+        n: Input size; Python int or scalar int tensor.
+        n_coefficients: Number of low-frequency coefficients kept,
+            `min(n, d_out)`; Python int or scalar int tensor.
+        q: Continuous output length, scalar tensor (differentiable).
+        d_out: Integer output length; Python int or scalar int tensor.
+        dtype: Float dtype of the result.
+
+    Returns:
+        Tensor of shape `(d_out, n_coefficients)`.
+    """
+    j = ops.cast(ops.arange(d_out), dtype)[:, None]
+    k_int = ops.arange(n_coefficients)
+    k = ops.cast(k_int, dtype)[None, :]
+    n_float = ops.cast(n, dtype)
+    is_unpaired = k_int == 0  # DC, and the DFT Nyquist row cos(pi n) below.
+    if transform == "dft":
+        is_unpaired = is_unpaired | ((k_int == n - 1) & (n % 2 == 0))
+    amplitude = ops.where(is_unpaired, ops.sqrt(1.0 / n_float), ops.sqrt(2.0 / n_float))
+    q = ops.cast(q, dtype)
+    if transform == "dct":
+        return amplitude[None, :] * ops.cos(math.pi * k * (j + 0.5) / q)
+    frequency = ops.cast((k_int + 1) // 2, dtype)[None, :]
+    is_sine = ((k_int % 2 == 0) & (k_int > 0))[None, :]
+    angle = 2.0 * math.pi * frequency * j / q
+    return amplitude[None, :] * ops.where(is_sine, ops.sin(angle), ops.cos(angle))
+
+
+def analysis_matrix_of(transform, n, dtype="float32"):
+    """T(n) as a tensor: cached constant for Python ints, built in the graph
+    when `n` is only known as a tensor."""
+    if isinstance(n, int):
+        return ops.convert_to_tensor(analysis_matrix(transform, n), dtype)
+    return ops.transpose(synthesis_on_grid(transform, n, n, n, n, dtype))
