@@ -1,0 +1,1 @@
+"""Training, data and evaluation jobs for keras-resolution."""
