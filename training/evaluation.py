@@ -60,7 +60,6 @@ about 0.01 per class).
 import dataclasses
 import math
 from collections.abc import Mapping
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -141,7 +140,7 @@ class DetectionEvaluation:
         """
         names = _check_class_names(class_names, self.num_classes)
         scores = {"mAP": float(self.mean_average_precision)}
-        for name, value in zip(names, self.average_precision):
+        for name, value in zip(names, self.average_precision, strict=True):
             scores[f"AP/{name}"] = float(value)
         return scores
 
@@ -338,7 +337,10 @@ def format_average_precision_table(evaluation, class_names=None, digits=4):
 
     def format_row(cells):
         first = cells[0].ljust(widths[0])
-        rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:]))
+        rest = (
+            cell.rjust(width)
+            for cell, width in zip(cells[1:], widths[1:], strict=True)
+        )
         return "  ".join((first, *rest))
 
     lines = [format_row(headers)]
@@ -390,7 +392,9 @@ def unbatch_detections(batch):
     images = []
     for index in range(classes.shape[0]):
         keep = classes[index] != PADDING_CLASS
-        images.append({key: value[index][keep] for key, value in arrays.items()})
+        images.append(
+            {key: value[index][keep] for key, value in arrays.items()}
+        )
     return images
 
 
@@ -445,7 +449,7 @@ def _match_all_images(predictions, ground_truths, num_classes, threshold):
     all_gt_difficult = []
     gt_offset = 0
     for image_index, (prediction, truth) in enumerate(
-        zip(predictions, ground_truths)
+        zip(predictions, ground_truths, strict=True)
     ):
         boxes, classes, scores = _read_prediction(
             prediction, image_index, num_classes

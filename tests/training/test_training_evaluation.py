@@ -386,9 +386,7 @@ def test_format_table():
     ]
     assert lines[1].split() == ["cat", "1.0000", "1", "1", "1", "1", "1.0000"]
     assert lines[2].split() == ["dog", "n/a", "0", "0", "1", "0", "n/a"]
-    assert lines[3] == (
-        "mAP@0.5 (VOC07 11-point): 1.0000 over 1 of 2 classes"
-    )
+    assert lines[3] == "mAP@0.5 (VOC07 11-point): 1.0000 over 1 of 2 classes"
     assert lines[4] == "(no ground truth, excluded: dog)"
     assert result.to_dict(["cat", "dog"])["AP/cat"] == 1.0
     with pytest.raises(ValueError, match="class_names"):
@@ -403,7 +401,7 @@ def reference_voc_evaluation(predictions, ground_truths, num_classes, method):
         taken = {}
         num_positives = 0
         for image, (prediction, truth_entry) in enumerate(
-            zip(predictions, ground_truths)
+            zip(predictions, ground_truths, strict=True)
         ):
             mask = truth_entry["classes"] == class_id
             difficult = truth_entry.get(
@@ -412,7 +410,10 @@ def reference_voc_evaluation(predictions, ground_truths, num_classes, method):
             num_positives += int(np.sum(~difficult))
             taken[image] = np.zeros(int(np.sum(mask)), dtype=bool)
             for box, cls, score in zip(
-                prediction["boxes"], prediction["classes"], prediction["scores"]
+                prediction["boxes"],
+                prediction["classes"],
+                prediction["scores"],
+                strict=True,
             ):
                 if cls == class_id:
                     records.append((-score, len(records), image, box))
@@ -494,7 +495,9 @@ def random_dataset(rng, num_images, num_classes, detections_per_image):
         boxes = random_boxes(detections_per_image)
         classes = rng.integers(0, num_classes, detections_per_image)
         # Jittered copies of the ground truth, some of them twice.
-        copies = rng.integers(0, num_truths, 2 * num_truths) if num_truths else []
+        copies = (
+            rng.integers(0, num_truths, 2 * num_truths) if num_truths else []
+        )
         for row, source in enumerate(copies[:detections_per_image]):
             boxes[row] = gt_boxes[source] + rng.normal(0, 2, 4)
             classes[row] = gt_classes[source]
@@ -570,19 +573,17 @@ def test_close_to_pycocotools_ap50_without_difficult_objects():
                 np.concatenate([false_corner, false_corner + 20.0], axis=1),
             ]
         )
-        classes = np.concatenate(
-            [gt_classes, rng.integers(0, num_classes, 5)]
-        )
-        predictions.append(
-            detections(boxes, classes, rng.random(len(classes)))
-        )
+        classes = np.concatenate([gt_classes, rng.integers(0, num_classes, 5)])
+        predictions.append(detections(boxes, classes, rng.random(len(classes))))
 
     images, annotations, results = [], [], []
     for image_id, (prediction, truth_entry) in enumerate(
-        zip(predictions, ground_truths), start=1
+        zip(predictions, ground_truths, strict=True), start=1
     ):
         images.append({"id": image_id, "width": 200, "height": 200})
-        for box, cls in zip(truth_entry["boxes"], truth_entry["classes"]):
+        for box, cls in zip(
+            truth_entry["boxes"], truth_entry["classes"], strict=True
+        ):
             width, height = box[2] - box[0], box[3] - box[1]
             annotations.append(
                 {
@@ -595,7 +596,10 @@ def test_close_to_pycocotools_ap50_without_difficult_objects():
                 }
             )
         for box, cls, score in zip(
-            prediction["boxes"], prediction["classes"], prediction["scores"]
+            prediction["boxes"],
+            prediction["classes"],
+            prediction["scores"],
+            strict=True,
         ):
             results.append(
                 {
