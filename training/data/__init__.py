@@ -1,0 +1,1 @@
+"""Dataset readers: VOCdevkit directories and tensorflow-datasets VOC 2007."""
