@@ -252,31 +252,34 @@ class ResolutionLayer(keras.layers.Layer):
         a TensorFlow graph or a jit trace.
         """
         try:
-            values = [float(self.scale[i]) for i in range(self.rank)]
-            return np.asarray(values, dtype=self.scale.dtype)
+            return ops.convert_to_numpy(ops.stop_gradient(self.scale.value))
         except Exception:  # Symbolic tensor or abstract tracer.
             return None
 
     def _output_sizes(self, input_sizes, training):
+        """Integer output sizes: Python ints, or int tensors in TF graphs."""
+        traced_by_tensorflow = keras.backend.backend() == "tensorflow"
         if all(isinstance(d, int) for d in input_sizes):
             scale = self._concrete_scale()
             if scale is not None:
                 self._refreshed_scale = scale
-                return output_sizes_for(input_sizes, scale, self.min_size, self.max_size)
-            if self.static_sizes:
-                if training and not self._size_refresh_active:
-                    raise RuntimeError(
-                        f"{self.name}: `static_sizes=True` is being traced for "
-                        "a compiled training step, but no "
-                        "keras_resolution.SizeRefresh callback is refreshing "
-                        "its sizes; its scale would move while the traced "
-                        "sizes stay fixed. Pass SizeRefresh() to fit(), or use "
-                        "static_sizes=False with jit_compile=False."
-                    )
+            elif self.static_sizes and training and not self._size_refresh_active:
+                raise RuntimeError(
+                    f"{self.name}: `static_sizes=True` is being traced for a "
+                    "compiled training step, but no keras_resolution."
+                    "SizeRefresh callback is refreshing its sizes; its scale "
+                    "would move while the traced sizes stay fixed. Pass "
+                    "SizeRefresh() to fit(), or use static_sizes=False with "
+                    "jit_compile=False."
+                )
+            if scale is not None or self.static_sizes or not (
+                training or traced_by_tensorflow
+            ):
+                # Concrete, refreshed between steps, or a shape-only trace.
                 return output_sizes_for(
                     input_sizes, self._refreshed_scale, self.min_size, self.max_size
                 )
-        if keras.backend.backend() != "tensorflow":
+        if not traced_by_tensorflow:
             raise RuntimeError(
                 f"{self.name}: the output size depends on the value of `scale`, "
                 "which is abstract in this compiled function. Compile with "

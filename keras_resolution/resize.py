@@ -67,7 +67,7 @@ def resize_matrix(d_in, s, d_out, taper=4.0, transform="dct", gradient="exact"):
     dtype = ops.dtype(s)
     q = ops.cast(d_in, dtype) * s                            # 1: q <- d_in * s
     # 2: d_out <- ceil(q).detach(), resolved by the caller (see output_length)
-    m = ops.minimum(d_out, d_in)
+    m = _kept_coefficients(d_in, d_out)
     T_in = ops.cast(transforms.analysis_matrix_of(transform, d_in, dtype), dtype)
     x_hat_rows = T_in[:m]                                    # 3-4: x^ = P(T_in x, d_out)
     k = ops.cast(ops.arange(1, m + 1), dtype)                # 5: k = [1 .. d_out]
@@ -76,6 +76,14 @@ def resize_matrix(d_in, s, d_out, taper=4.0, transform="dct", gradient="exact"):
     grid = q if gradient == "exact" else ops.cast(d_out, dtype)
     T_out_inv = transforms.synthesis_on_grid(transform, d_in, m, grid, d_out, dtype)
     return ops.matmul(T_out_inv, y_tilde_rows)               # 8: y = T_out^-1 y~
+
+
+def _kept_coefficients(d_in, d_out):
+    """m = min(d_in, d_out), a Python int whenever both sizes are (so JAX can
+    slice with it)."""
+    if isinstance(d_in, int) and isinstance(d_out, int):
+        return min(d_in, d_out)
+    return ops.minimum(d_in, d_out)
 
 
 def apply_along_axis(x, matrix, axis):
@@ -159,7 +167,7 @@ def dct_resize(x, size, data_format="channels_last"):
 def fixed_resize_matrix(d_in, d_out, transform="dct"):
     """Constant `(d_out, d_in)` matrix of a taper-free transform resize:
     `sqrt(d_out / d_in) T(d_out)^-1 P T(d_in)`."""
-    m = ops.minimum(d_in, d_out)
+    m = _kept_coefficients(d_in, d_out)
     T_in = transforms.analysis_matrix_of(transform, d_in)
     T_out_inv = transforms.synthesis_on_grid(transform, d_in, m, d_out, d_out, "float32")
     return ops.matmul(T_out_inv, T_in[:m])
