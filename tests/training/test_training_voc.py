@@ -538,3 +538,46 @@ def test_tfds_without_prepared_data_or_tarballs_fails_clearly(tmp_path):
         voc.load_voc2007_tfds(
             "test", data_dir=tmp_path, prepare_from_manual=False
         )
+
+
+def test_tfds_route_gives_the_same_records_as_the_directory_reader(tmp_path):
+    # Offline: tfds' own VOC example generator reads a VOCdevkit tree written
+    # here; its examples are encoded, serialized and decoded as tfds stores
+    # them, then converted by the loader's per-example function. Boxes are
+    # those of VOC 2007 image 000001 (353x500), whose float32 normalisation
+    # does not round-trip exactly without rounding.
+    tfds = pytest.importorskip("tensorflow_datasets")
+    vocdevkit = tmp_path / "extracted" / "VOCdevkit" / "VOC2007"
+    xml_text = annotation_xml(
+        "000001.jpg",
+        [
+            object_xml("dog", (48, 240, 195, 371), difficult=0),
+            object_xml("person", (8, 12, 352, 498), difficult=1),
+        ],
+        size=(353, 500),
+    )
+    write_voc(vocdevkit, {"000001": (xml_text, (353, 500))}, ["000001"], "test")
+    records, _ = voc.load_voc_directory(vocdevkit, split="test", strict=True)
+
+    builder = tfds.builder("voc/2007", data_dir=tmp_path / "tfds")
+    features = builder.info.features
+    [(_, example)] = builder._generate_examples(
+        str(tmp_path / "extracted"), "test"
+    )
+    stored = features.deserialize_example(
+        features.serialize_example(features.encode_example(example))
+    )
+    converted = voc._convert_tfds_example(stored)
+
+    assert converted["image_id"].numpy() == b"000001"
+    assert converted["image"].shape == (500, 353, 3)
+    np.testing.assert_array_equal(
+        converted["boxes"].numpy(), [[47, 239, 195, 371], [7, 11, 352, 498]]
+    )
+    np.testing.assert_array_equal(converted["boxes"].numpy(), records[0].boxes)
+    np.testing.assert_array_equal(
+        converted["classes"].numpy(), records[0].classes
+    )
+    np.testing.assert_array_equal(
+        converted["difficult"].numpy(), records[0].difficult
+    )
