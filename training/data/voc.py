@@ -307,7 +307,7 @@ def load_voc_directory(
     >>> records, summary = load_voc_directory(
     ...     "VOCdevkit/VOC2007", split="test")  # doctest: +SKIP
     >>> records[0].boxes  # doctest: +SKIP
-    array([[ 47., 239., 195., 371.], [  7.,  11., 351., 497.]], dtype=float32)
+    array([[ 47., 239., 195., 371.], [  7.,  11., 352., 498.]], dtype=float32)
     >>> summary.count("unknown_class")  # doctest: +SKIP
     0
     """
