@@ -1,0 +1,59 @@
+"""Run directories: atomic writes, state round trip, checkpoints with optimizer state."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from training.runs import RunDirectory
+from training.runs import RunState
+from training.runs import atomic_write
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "state.json"
+    target.write_text('{"old": true}')
+
+    def broken_writer(temporary):
+        with open(temporary, "w") as file:
+            file.write('{"half')
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, broken_writer)
+    assert json.loads(target.read_text()) == {"old": True}
+    assert os.listdir(tmp_path) == ["state.json"]  # No temporary left behind.
+
+
+def test_state_and_config_round_trip(tmp_path):
+    run = RunDirectory(tmp_path / "run")
+    assert run.read_state() == RunState()
+    run.write_config({"epochs": 3, "model": "resolution"})
+    run.write_state(RunState(epochs_done=2, batches_done=5, best_metric=0.5, best_epoch=2))
+    again = RunDirectory(tmp_path / "run")
+    assert again.read_config() == {"epochs": 3, "model": "resolution"}
+    assert again.read_state() == RunState(2, 5, 0.5, 2, False)
+
+
+def test_checkpoint_restores_weights_and_optimizer_state(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.SGD(0.1, momentum=0.9), "mse")
+    x, y = np.ones((4, 3), "float32"), np.zeros((4, 2), "float32")
+    model.fit(x, y, epochs=1, verbose=0)
+    run = RunDirectory(tmp_path)
+    run.save_checkpoint(model, RunState(epochs_done=1), best=True)
+    restored = run.load_last()
+    for a, b in zip(model.optimizer.variables, restored.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    np.testing.assert_array_equal(model.predict(x, verbose=0), restored.predict(x, verbose=0))
+    assert run.best_checkpoint.exists() and run.read_state().epochs_done == 1
+
+
+def test_missing_files_name_the_path(tmp_path):
+    run = RunDirectory(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        run.read_config()
+    with pytest.raises(FileNotFoundError, match="last.keras"):
+        run.load_last()
