@@ -2,9 +2,21 @@
 
 Public API:
 
+- `baseline_yolov8`: KerasCV's YOLOv8 detector, the paper's baseline.
+- `PANetYOLOV8Detector`: a `keras_cv.models.YOLOV8Detector` whose PANet is
+  built by `detection.panet`, with injectable resolution hooks.
+- `panet_complexity`: the PANet complexity ("area" or "linear").
 - `build_backbone`: the supported backbones, offline, with optional weights.
 """
 
 from detection.backbones import BACKBONES
 from detection.backbones import PretrainedWeightsUnavailableWarning
 from detection.backbones import build_backbone
+from detection.complexity import panet_complexity
+from detection.complexity import panet_conv_layers
+from detection.complexity import panet_layer_complexities
+from detection.panet import PANetHooks
+from detection.panet import apply_path_aggregation_fpn
+from detection.yolov8 import BOUNDING_BOX_FORMATS
+from detection.yolov8 import PANetYOLOV8Detector
+from detection.yolov8 import baseline_yolov8

@@ -1,0 +1,94 @@
+"""PANet complexity of a built YOLOv8 detector with fixed feature-map sizes.
+
+The paper (section 5.2) measures the PANet by the sum, over its
+convolutions, of the output feature-map area `H_out * W_out`. For KerasCV's
+YOLOv8 with `fpn_depth=1` at 320x320 that is 11,500 (22 convolutions); at
+`fpn_depth=2` it is 15,500 (26 convolutions), and at 640x640 46,000.
+"linear" (`H_out + W_out`) is the alternative the paper's text writes.
+"""
+
+import keras
+
+COMPLEXITY_DEFINITIONS = ("area", "linear")
+
+
+def panet_conv_layers(model, prefix="pa_fpn"):
+    """Returns the PANet's Conv2D layers, in the order they were built.
+
+    Args:
+        model: a built detector whose PANet layers are named `prefix + "_*"`
+            (as `detection.panet.apply_path_aggregation_fpn` names them).
+        prefix: the PANet's layer-name prefix.
+
+    Returns:
+        A list of `keras.layers.Conv2D` layers.
+
+    Raises:
+        ValueError: if the model has no such layer.
+    """
+    convs = [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Conv2D)
+        and layer.name.startswith(f"{prefix}_")
+    ]
+    if not convs:
+        raise ValueError(
+            f"`model` has no Conv2D layer named '{prefix}_*'; it does not "
+            f"look like a YOLOv8 detector with a PANet. Received: {model.name}"
+        )
+    return convs
+
+
+def _conv_complexity(conv, definition):
+    height, width = conv.output.shape[1:3]
+    if height is None or width is None:
+        raise ValueError(
+            f"The output of {conv.name} has a dynamic spatial shape "
+            f"{conv.output.shape}; build the detector with a fixed "
+            "`image_size` to measure its complexity."
+        )
+    return height * width if definition == "area" else height + width
+
+
+def panet_layer_complexities(model, definition="area"):
+    """Per-convolution PANet complexity of a model with fixed sizes.
+
+    Args:
+        model: a built detector (see `panet_conv_layers`).
+        definition: "area" (`H_out * W_out`) or "linear" (`H_out + W_out`).
+
+    Returns:
+        A dict mapping each PANet Conv2D layer name to its complexity (int),
+        in build order.
+    """
+    if definition not in COMPLEXITY_DEFINITIONS:
+        raise ValueError(
+            f"`definition` must be one of {COMPLEXITY_DEFINITIONS}. "
+            f"Received: definition={definition!r}"
+        )
+    return {
+        conv.name: _conv_complexity(conv, definition)
+        for conv in panet_conv_layers(model)
+    }
+
+
+def panet_complexity(model, definition="area"):
+    """Total PANet complexity of a model with fixed feature-map sizes.
+
+    Args:
+        model: a built detector (see `panet_conv_layers`).
+        definition: "area" (sum of `H_out * W_out`, the paper's number) or
+            "linear" (sum of `H_out + W_out`).
+
+    Returns:
+        The complexity as a Python int.
+
+    Example:
+
+    ```python
+    model = baseline_yolov8(num_classes=20, image_size=320, fpn_depth=1)
+    panet_complexity(model)  # 11500
+    ```
+    """
+    return sum(panet_layer_complexities(model, definition).values())

@@ -1,0 +1,343 @@
+"""The YOLOv8 path aggregation network (PANet), with resolution hooks.
+
+This is a re-implementation of KerasCV 0.9's `apply_path_aggregation_fpn`
+(`keras_cv/src/models/object_detection/yolo_v8/yolo_v8_detector.py`) and of
+the `apply_conv_bn` / `apply_csp_block` helpers it uses. Layer names, layer
+order, channel counts and hyperparameters match KerasCV, so with the default
+`PANetHooks()` the network built here is the same architecture as KerasCV's
+(same layers, same weights, same outputs).
+
+What KerasCV does not have are three injection points, collected in
+`PANetHooks`:
+
+- `resize(x, name)` is applied in front of every PANet convolution, before
+  its zero padding. `name` is the name of the conv block (its Conv2D layer is
+  `f"{name}_conv"`).
+- `align(tensors, name)` is applied to the branches of every concatenation
+  and returns tensors with matching spatial shapes. There are four between
+  pyramid levels (named `f"{prefix}_p4p5_merge"` etc.) and one inside each
+  CSP block (`f"{block}_concat"`); names are unique.
+- `output(x, size, name)` is applied to each of the three PANet outputs;
+  `size` is the `(height, width)` of the backbone feature of that level,
+  i.e. the image size divided by the head stride 8, 16 or 32.
+
+All three are the identity by default, which gives the KerasCV baseline. A
+Resolution PANet passes a `ResolutionLayer` as `resize`, a max-shape DCT
+resize as `align`, and a fixed DCT resize to `size` as `output`. The fixed
+x2 upsampling (`ops.repeat`) and the stride-2 convolutions are left as they
+are in KerasCV.
+"""
+
+import dataclasses
+from typing import Callable
+
+import keras
+from keras import ops
+
+# The same batch normalization constants as KerasCV's YOLOv8 layers.
+BATCH_NORM_EPSILON = 1e-3
+BATCH_NORM_MOMENTUM = 0.97
+
+
+def _identity_resize(x, name):
+    del name
+    return x
+
+
+def _identity_align(tensors, name):
+    del name
+    return list(tensors)
+
+
+def _identity_output(x, size, name):
+    del size, name
+    return x
+
+
+@dataclasses.dataclass(frozen=True)
+class PANetHooks:
+    """Callables injected into the PANet; all default to the identity.
+
+    Args:
+        resize: callable `resize(x, name) -> tensor`, applied to the input of
+            every PANet convolution, in front of its zero padding. `name` is
+            the conv block's name; its Conv2D layer is `f"{name}_conv"`.
+        align: callable `align(tensors, name) -> list of tensors`, applied to
+            the branches of every concatenation and of every residual
+            addition; must return tensors whose spatial shapes agree.
+            `name` is unique within the PANet: `f"{prefix}_..._merge"`
+            between levels, `f"{block}_concat"` inside a CSP block.
+        output: callable `output(x, size, name) -> tensor`, applied to each
+            of the three PANet outputs. `size` is the `(height, width)` of
+            the matching backbone feature (P3, P4 or P5), which the YOLOv8
+            head expects back.
+
+    Example:
+
+    ```python
+    # Record which convolutions the PANet has.
+    names = []
+
+    def record(x, name):
+        names.append(name)
+        return x
+
+    apply_path_aggregation_fpn(features, hooks=PANetHooks(resize=record))
+    ```
+    """
+
+    resize: Callable = _identity_resize
+    align: Callable = _identity_align
+    output: Callable = _identity_output
+
+
+def apply_conv_bn(
+    inputs,
+    filters,
+    kernel_size=1,
+    strides=1,
+    activation="swish",
+    name="conv_bn",
+    hooks=None,
+):
+    """Conv2D + BatchNormalization + activation, as in KerasCV's YOLOv8.
+
+    Args:
+        inputs: tensor of shape `(batch, height, width, channels)`.
+        filters: int, number of output channels.
+        kernel_size: int, square kernel size. Kernels larger than 1 are
+            "same"-padded with an explicit `ZeroPadding2D` layer.
+        strides: int, convolution stride.
+        activation: activation name.
+        name: prefix of the layer names (`_pad`, `_conv`, `_bn`; the
+            activation layer takes `name` itself).
+        hooks: optional `PANetHooks`; `hooks.resize` is applied to `inputs`.
+
+    Returns:
+        The activated output tensor.
+    """
+    hooks = hooks or PANetHooks()
+    x = hooks.resize(inputs, name)
+    if kernel_size > 1:
+        x = keras.layers.ZeroPadding2D(
+            padding=kernel_size // 2, name=f"{name}_pad"
+        )(x)
+    x = keras.layers.Conv2D(
+        filters=filters,
+        kernel_size=kernel_size,
+        strides=strides,
+        padding="valid",
+        use_bias=False,
+        name=f"{name}_conv",
+    )(x)
+    x = keras.layers.BatchNormalization(
+        momentum=BATCH_NORM_MOMENTUM,
+        epsilon=BATCH_NORM_EPSILON,
+        name=f"{name}_bn",
+    )(x)
+    return keras.layers.Activation(activation, name=name)(x)
+
+
+def apply_csp_block(
+    inputs,
+    channels=-1,
+    depth=2,
+    shortcut=True,
+    expansion=0.5,
+    activation="swish",
+    name="csp_block",
+    hooks=None,
+):
+    """The YOLOv8 CSP ("C2f") block, as in KerasCV.
+
+    A 1x1 conv doubles into two halves; one half goes through `depth` pairs
+    of 3x3 convs, every intermediate result is kept, and all of them are
+    concatenated and mixed by a final 1x1 conv. It has `2 * depth + 2`
+    convolutions.
+
+    Args:
+        inputs: tensor of shape `(batch, height, width, channels)`.
+        channels: int, output channels; -1 keeps the input channels.
+        depth: int, number of 3x3 conv pairs.
+        shortcut: bool, whether each pair is residual.
+        expansion: float, hidden channels as a fraction of `channels`.
+        activation: activation name.
+        name: prefix of the layer names.
+        hooks: optional `PANetHooks`, passed to every conv; `hooks.align` is
+            applied before the residual additions and the concatenation.
+
+    Returns:
+        Output tensor with `channels` channels.
+    """
+    hooks = hooks or PANetHooks()
+    channels = channels if channels > 0 else inputs.shape[-1]
+    hidden_channels = int(channels * expansion)
+
+    pre = apply_conv_bn(
+        inputs,
+        hidden_channels * 2,
+        kernel_size=1,
+        activation=activation,
+        name=f"{name}_pre",
+        hooks=hooks,
+    )
+    short, deep = ops.split(pre, 2, axis=-1)
+
+    branches = [short, deep]
+    for index in range(depth):
+        deep = apply_conv_bn(
+            deep,
+            hidden_channels,
+            kernel_size=3,
+            activation=activation,
+            name=f"{name}_pre_{index}_1",
+            hooks=hooks,
+        )
+        deep = apply_conv_bn(
+            deep,
+            hidden_channels,
+            kernel_size=3,
+            activation=activation,
+            name=f"{name}_pre_{index}_2",
+            hooks=hooks,
+        )
+        if shortcut:
+            previous, deep = hooks.align(
+                [branches[-1], deep], f"{name}_pre_{index}_add"
+            )
+            deep = previous + deep
+        branches.append(deep)
+    branches = hooks.align(branches, f"{name}_concat")
+    out = ops.concatenate(branches, axis=-1)
+    return apply_conv_bn(
+        out,
+        channels,
+        kernel_size=1,
+        activation=activation,
+        name=f"{name}_output",
+        hooks=hooks,
+    )
+
+
+def _upsample_2x(x):
+    # Nearest-neighbour x2, exactly as KerasCV does it.
+    return ops.repeat(ops.repeat(x, 2, axis=1), 2, axis=2)
+
+
+def apply_path_aggregation_fpn(features, depth=2, name="pa_fpn", hooks=None):
+    """Applies the YOLOv8 path aggregation FPN to P3, P4 and P5 features.
+
+    Top-down: P5 is upsampled x2, concatenated with P4 and mixed by a CSP
+    block; that is upsampled x2, concatenated with P3 and mixed (output 1,
+    stride 8). Bottom-up: a 3x3 stride-2 conv, concatenation with the P4
+    path and a CSP block (output 2, stride 16); again a 3x3 stride-2 conv,
+    concatenation with P5 and a CSP block (output 3, stride 32).
+
+    The two top-down CSP blocks have depth `depth`; the two bottom-up ones
+    always have depth 2 (as in KerasCV). So the PANet has
+    `2 * (2 * depth + 2) + 2 * 6 + 2` convolutions: 22 at `depth=1`, 26 at
+    `depth=2`.
+
+    Args:
+        features: list of the P3, P4 and P5 backbone tensors.
+        depth: int, depth of the two top-down CSP blocks.
+        name: prefix of all layer names. KerasCV's detector uses "pa_fpn".
+        hooks: optional `PANetHooks`; the default identity hooks build
+            KerasCV's PANet.
+
+    Returns:
+        A list of the three output tensors, for strides 8, 16 and 32, with
+        the channels of P3, P4 and P5 respectively.
+
+    Example:
+
+    ```python
+    backbone = keras_cv.models.YOLOV8Backbone(
+        stackwise_channels=[32, 64, 128, 256],
+        stackwise_depth=[1, 2, 2, 1],
+        include_rescaling=True,
+        input_shape=(320, 320, 3),
+    )
+    p3, p4, p5 = (
+        backbone.get_layer(backbone.pyramid_level_inputs[level]).output
+        for level in ("P3", "P4", "P5")
+    )
+    outputs = apply_path_aggregation_fpn([p3, p4, p5], depth=1)
+    ```
+    """
+    hooks = hooks or PANetHooks()
+    p3, p4, p5 = features
+
+    p5_up = _upsample_2x(p5)
+    p4p5 = ops.concatenate(hooks.align([p5_up, p4], f"{name}_p4p5_merge"), -1)
+    p4p5 = apply_csp_block(
+        p4p5,
+        channels=p4.shape[-1],
+        depth=depth,
+        shortcut=False,
+        activation="swish",
+        name=f"{name}_p4p5",
+        hooks=hooks,
+    )
+
+    p4p5_up = _upsample_2x(p4p5)
+    p3p4p5 = ops.concatenate(
+        hooks.align([p4p5_up, p3], f"{name}_p3p4p5_merge"), -1
+    )
+    p3p4p5 = apply_csp_block(
+        p3p4p5,
+        channels=p3.shape[-1],
+        depth=depth,
+        shortcut=False,
+        activation="swish",
+        name=f"{name}_p3p4p5",
+        hooks=hooks,
+    )
+
+    down1 = apply_conv_bn(
+        p3p4p5,
+        p3p4p5.shape[-1],
+        kernel_size=3,
+        strides=2,
+        activation="swish",
+        name=f"{name}_p3p4p5_downsample1",
+        hooks=hooks,
+    )
+    down1 = ops.concatenate(
+        hooks.align([down1, p4p5], f"{name}_p3p4p5_downsample1_merge"), -1
+    )
+    down1 = apply_csp_block(
+        down1,
+        channels=p4p5.shape[-1],
+        shortcut=False,
+        activation="swish",
+        name=f"{name}_p3p4p5_downsample1_block",
+        hooks=hooks,
+    )
+
+    down2 = apply_conv_bn(
+        down1,
+        down1.shape[-1],
+        kernel_size=3,
+        strides=2,
+        activation="swish",
+        name=f"{name}_p3p4p5_downsample2",
+        hooks=hooks,
+    )
+    down2 = ops.concatenate(
+        hooks.align([down2, p5], f"{name}_p3p4p5_downsample2_merge"), -1
+    )
+    down2 = apply_csp_block(
+        down2,
+        channels=p5.shape[-1],
+        shortcut=False,
+        activation="swish",
+        name=f"{name}_p3p4p5_downsample2_block",
+        hooks=hooks,
+    )
+
+    outputs = []
+    for level, (x, feature) in enumerate(zip((p3p4p5, down1, down2), features)):
+        size = tuple(feature.shape[1:3])
+        outputs.append(hooks.output(x, size, f"{name}_output_{level + 1}"))
+    return outputs
