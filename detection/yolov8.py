@@ -183,7 +183,8 @@ def _validate_detector_args(
     image_size = _validate_image_size(image_size)
     if not _is_int(fpn_depth) or fpn_depth < 1:
         raise ValueError(
-            f"`fpn_depth` must be an int >= 1. Received: fpn_depth={fpn_depth!r}"
+            "`fpn_depth` must be an int >= 1. "
+            f"Received: fpn_depth={fpn_depth!r}"
         )
     validate_weights(backbone, weights)
     for name, value in (
@@ -243,7 +244,9 @@ def baseline_yolov8(
 
     Returns:
         A `PANetYOLOV8Detector` (a `keras_cv.models.YOLOV8Detector`), not
-        compiled.
+        compiled. After `keras.saving.load_model` the weights, the frozen
+        backbone and the NMS settings are restored but the compilation is
+        not (KerasCV's `compile` is custom): call `compile` again to train.
 
     Raises:
         ValueError: naming the argument, for `num_classes < 1`, an
@@ -286,6 +289,7 @@ def baseline_yolov8(
         fpn_depth=fpn_depth,
         prediction_decoder=NonMaxSuppression(
             bounding_box_format=bounding_box_format,
+            # The head ends in a sigmoid: its class scores are probabilities.
             from_logits=False,
             confidence_threshold=confidence_threshold,
             iou_threshold=iou_threshold,

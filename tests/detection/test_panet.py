@@ -62,14 +62,16 @@ def test_complexity_rejects_bad_definition():
 
 
 def test_complexity_rejects_model_without_panet():
-    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 1)])
+    model = keras.Sequential(
+        [keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 1, name="conv")]
+    )
     with pytest.raises(ValueError, match="pa_fpn"):
         panet_complexity(model)
 
 
 def test_complexity_needs_static_sizes():
-    model = _panet_model(1, shapes=[(None, None, 64), (None, None, 128),
-                                    (None, None, 256)])
+    dynamic = [(None, None, channels) for channels in (64, 128, 256)]
+    model = _panet_model(1, shapes=dynamic)
     with pytest.raises(ValueError, match="image_size"):
         panet_complexity(model)
 
