@@ -95,6 +95,9 @@ class ResolutionLayer(keras.layers.Layer):
 
     Args:
         scale: Initial scale `s`, a float or one float per resized axis.
+            Must lie in [min_scale, max_scale]; where `d_in * s` falls
+            outside [min_size, max_size] it is clipped there (so
+            `d_in * s` < 1 gives size 1).
         transform: `"dct"` (orthonormal DCT-II) or `"dft"` (real DFT, low
             frequencies kept symmetrically).
         taper: Length `l` of the relaxed mask's linear ramp (paper: 4).
@@ -204,13 +207,16 @@ class ResolutionLayer(keras.layers.Layer):
         ).copy()
         input_sizes = [input_shape[axis] for axis in self.axes]
         lower, upper = self._scale_bounds(input_sizes)
-        for s, lo, hi in zip(initial, lower, upper):
-            if not lo <= s <= hi:
-                raise ValueError(
-                    f"`scale`={self.initial_scale} lies outside the bounds "
-                    f"[{lo:g}, {hi:g}] set by min/max_size and min/max_scale "
-                    f"for input sizes {input_sizes}."
-                )
+        scale_lo = self.min_scale or 0.0
+        scale_hi = np.inf if self.max_scale is None else self.max_scale
+        if not all(scale_lo <= s <= scale_hi for s in initial):
+            raise ValueError(
+                f"`scale`={self.initial_scale} lies outside [min_scale, "
+                f"max_scale] = [{scale_lo:g}, {scale_hi:g}]."
+            )
+        # Bounds from min_size/max_size clip, as in `call`: a scale whose size
+        # rounds below min_size (d_in * s < 1, say) gives min_size.
+        initial = np.clip(initial, lower, upper).astype(initial.dtype)
         self.scale = self.add_weight(
             name="scale",
             shape=(rank,),
@@ -237,6 +243,12 @@ class ResolutionLayer(keras.layers.Layer):
         lower, upper = [], []
         for d_in in input_sizes:
             lo = self.min_scale or (self.min_size / d_in if d_in else 1e-3)
+            if not self.min_scale and d_in:
+                # Round down so that ceil(d_in * lo) is min_size in the dtype
+                # of s (float32 min_size / d_in can give min_size + 1).
+                lo = np.dtype(self.variable_dtype).type(lo)
+                while lo * d_in > self.min_size:
+                    lo = np.nextafter(lo, lo.dtype.type(0))
             hi = self.max_scale if self.max_scale is not None else np.inf
             if self.max_size is not None and d_in:
                 hi = min(hi, self.max_size / d_in)
@@ -316,12 +328,20 @@ class ResolutionLayer(keras.layers.Layer):
         return self.output_sizes != old
 
     # --------------------------------------------------------------- forward
-    def call(self, inputs, training=None):
+    def _check_float_inputs(self, inputs):
         if not keras.backend.is_float_dtype(inputs.dtype):
             raise ValueError(
                 f"{self.name}: `inputs` must be a float tensor, got dtype "
                 f"{inputs.dtype}."
             )
+
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        # Symbolic calls (functional models) do not run `call`: check here too.
+        self._check_float_inputs(inputs)
+        return super().compute_output_spec(inputs, *args, **kwargs)
+
+    def call(self, inputs, training=None):
+        self._check_float_inputs(inputs)
         shape = ops.shape(inputs)
         input_sizes = tuple(shape[axis] for axis in self.axes)
         self.input_size.assign(ops.cast(ops.stack(input_sizes), "int32"))
