@@ -26,7 +26,7 @@ class QuadraticTarget:
     """
 
     def __init__(self, target, weight=100.0):
-        target = float(target)
+        target = _as_float("target", target)
         if not 0.0 < target <= 1.0:
             raise ValueError(f"`target` (p*) must lie in (0, 1], got {target}.")
         _check_weight(weight)
@@ -61,7 +61,7 @@ class HingeCap:
     """
 
     def __init__(self, cap, weight):
-        cap = float(cap)
+        cap = _as_float("cap", cap)
         if not math.isfinite(cap) or cap <= 0:
             raise ValueError(f"`cap` (complexity cap) must be finite and > 0, got {cap}.")
         _check_weight(weight)
@@ -79,8 +79,16 @@ class HingeCap:
         return cls(**config)
 
 
+def _as_float(name, value):
+    """float(value), or a ValueError naming the argument."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a number, got {value!r}.") from None
+
+
 def _check_weight(weight):
-    weight = float(weight)
+    weight = _as_float("weight", weight)
     if not math.isfinite(weight) or weight < 0:
         raise ValueError(f"`weight` (lambda) must be finite and >= 0, got {weight}.")
 

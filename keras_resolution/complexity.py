@@ -38,7 +38,8 @@ def complexity(model_or_layers, definition="linear"):
     """
     total = ops.zeros((), "float32")
     for layer in resolution_layers(model_or_layers):
-        total = total + layer.complexity(definition)
+        # float64 layers give float64 complexities; the total is float32.
+        total = total + ops.cast(layer.complexity(definition), "float32")
     return total
 
 
