@@ -16,6 +16,8 @@ from keras_resolution.complexity import complexity
 from keras_resolution.complexity import full_complexity
 from keras_resolution.complexity import resolution_layers
 from keras_resolution.constraints import ScaleBounds
+from keras_resolution.fixed_layers import AlignToMaxShape
+from keras_resolution.fixed_layers import DCTResize
 from keras_resolution.layer import ResolutionLayer
 from keras_resolution.resize import align_to_max_shape
 from keras_resolution.resize import dct_resize

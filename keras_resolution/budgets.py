@@ -103,18 +103,37 @@ class ComplexityBudgetMixin:
     `complexity_penalty` appear in the logs, on every backend.
     """
 
-    def init_complexity_budget(self, penalty=None, definition="linear"):
+    def init_complexity_budget(
+        self,
+        penalty=None,
+        definition="linear",
+        metric_names=("complexity", "complexity_penalty"),
+    ):
         """Sets the penalty (`QuadraticTarget`, `HingeCap` or None) and the
-        complexity definition, and creates the two trackers."""
+        complexity definition, and creates the two trackers.
+
+        Args:
+            penalty: Callable `penalty(C, C_full)`, or None.
+            definition: `"linear"` or `"area"`.
+            metric_names: Log names of C and of the penalty.
+        """
         self.complexity_penalty = penalty
         self.complexity_definition = definition
-        self.complexity_full = full_complexity(self, definition)
-        self.complexity_tracker = keras.metrics.Mean(name="complexity")
-        self.complexity_penalty_tracker = keras.metrics.Mean(name="complexity_penalty")
+        self.complexity_full = self.model_full_complexity()
+        self.complexity_tracker = keras.metrics.Mean(name=metric_names[0])
+        self.complexity_penalty_tracker = keras.metrics.Mean(name=metric_names[1])
+
+    def model_complexity(self):
+        """C for the current scales; override to measure a part of a model."""
+        return complexity(self, self.complexity_definition)
+
+    def model_full_complexity(self):
+        """C_full (every s = 1); override together with `model_complexity`."""
+        return full_complexity(self, self.complexity_definition)
 
     def complexity_penalty_loss(self):
         """(C, penalty) as scalar tensors for the current scales."""
-        C = complexity(self, self.complexity_definition)
+        C = self.model_complexity()
         if self.complexity_penalty is None:
             return C, ops.zeros((), "float32")
         return C, self.complexity_penalty(C, self.complexity_full)
@@ -145,10 +164,21 @@ class ResolutionModel(ComplexityBudgetMixin, keras.Model):
     >>> model = ResolutionModel(inputs, outputs, penalty=QuadraticTarget(0.25))
     """
 
+    # The positional arguments must be exactly Functional's (inputs, outputs,
+    # name): Keras serializes a Model subclass as a functional graph only when
+    # `functional_like_constructor` accepts its __init__; otherwise
+    # get_config() has no "layers" and a saved .keras file cannot be loaded.
     def __init__(
-        self, inputs, outputs, penalty=None, complexity_definition="linear", **kwargs
+        self,
+        inputs,
+        outputs,
+        name=None,
+        *,
+        penalty=None,
+        complexity_definition="linear",
+        **kwargs,
     ):
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         self.init_complexity_budget(penalty, complexity_definition)
 
     def get_config(self):
