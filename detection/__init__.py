@@ -7,11 +7,15 @@ Public API:
   built by `detection.panet`, with injectable resolution hooks.
 - `panet_complexity`: the PANet complexity ("area" or "linear").
 - `build_backbone`: the supported backbones, offline, with optional weights.
+- `resolution_yolov8`: the same detector with a Resolution PANet, trained
+  under a hinge cap on PANet complexity (`ResolutionYOLOV8Detector`).
+- `PANetComplexityLogger`: PANet complexity and learned sizes in `logs`.
 """
 
 from detection.backbones import BACKBONES
 from detection.backbones import PretrainedWeightsUnavailableWarning
 from detection.backbones import build_backbone
+from detection.callbacks import PANetComplexityLogger
 from detection.complexity import panet_complexity
 from detection.complexity import panet_conv_layers
 from detection.complexity import panet_layer_complexities
@@ -19,4 +23,6 @@ from detection.panet import PANetHooks
 from detection.panet import apply_path_aggregation_fpn
 from detection.yolov8 import BOUNDING_BOX_FORMATS
 from detection.yolov8 import PANetYOLOV8Detector
+from detection.resolution import ResolutionYOLOV8Detector
+from detection.resolution import resolution_yolov8
 from detection.yolov8 import baseline_yolov8

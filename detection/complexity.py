@@ -59,14 +59,17 @@ def panet_layer_complexities(model, definition="area"):
         definition: "area" (`H_out * W_out`) or "linear" (`H_out + W_out`).
 
     Returns:
-        A dict mapping each PANet Conv2D layer name to its complexity (int),
-        in build order.
+        A dict mapping each PANet Conv2D layer name to its complexity, in
+        build order: ints for fixed sizes, scalar tensors for a Resolution
+        PANet.
     """
     if definition not in COMPLEXITY_DEFINITIONS:
         raise ValueError(
             f"`definition` must be one of {COMPLEXITY_DEFINITIONS}. "
             f"Received: definition={definition!r}"
         )
+    if hasattr(model, "panet_layer_complexities"):  # Resolution PANet.
+        return model.panet_layer_complexities(definition)
     return {
         conv.name: _conv_complexity(conv, definition)
         for conv in panet_conv_layers(model)
@@ -82,7 +85,9 @@ def panet_complexity(model, definition="area"):
             "linear" (sum of `H_out + W_out`).
 
     Returns:
-        The complexity as a Python int.
+        For a baseline, the complexity of its fixed sizes as a Python int;
+        for a Resolution PANet (`resolution_yolov8`), a scalar tensor from
+        the continuous sizes, differentiable in the scales.
 
     Example:
 
@@ -91,4 +96,10 @@ def panet_complexity(model, definition="area"):
     panet_complexity(model)  # 11500
     ```
     """
-    return sum(panet_layer_complexities(model, definition).values())
+    values = panet_layer_complexities(model, definition).values()
+    if hasattr(model, "panet_layer_complexities"):
+        total = keras.ops.zeros((), "float32")
+        for value in values:
+            total = total + keras.ops.cast(value, "float32")
+        return total
+    return sum(values)

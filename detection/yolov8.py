@@ -137,6 +137,41 @@ class PANetYOLOV8Detector(YOLOV8Detector):
             num_classes=num_classes
         )
 
+    def compile(self, box_loss, classification_loss, **kwargs):
+        """KerasCV's `compile`; also remembers the losses as given (e.g. the
+        string "ciou": KerasCV's CIoULoss cannot be rebuilt from its own
+        config) for `get_compile_config`."""
+        super().compile(box_loss, classification_loss, **kwargs)
+        self._compile_losses = {
+            "box_loss": box_loss,
+            "classification_loss": classification_loss,
+        }
+
+    def get_compile_config(self):
+        """The arguments of KerasCV's `compile`, so that `load_model`
+        recompiles the detector and restores its optimizer state (resumed
+        training needs both; KerasCV's custom `compile` keeps Keras from
+        doing it)."""
+        if not self.compiled:
+            return {}
+        return {
+            **{
+                key: keras.saving.serialize_keras_object(value)
+                for key, value in self._compile_losses.items()
+            },
+            "box_loss_weight": self.box_loss_weight,
+            "classification_loss_weight": self.classification_loss_weight,
+            "optimizer": keras.saving.serialize_keras_object(self.optimizer),
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for key in ("box_loss", "classification_loss", "optimizer"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        self.compile(**config, jit_compile=False)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
 
 def _is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -268,6 +303,40 @@ def baseline_yolov8(
     predictions = model.predict(images)  # {"boxes", "classes", ...}
     ```
     """
+    return build_detector(
+        PANetYOLOV8Detector,
+        num_classes=num_classes,
+        bounding_box_format=bounding_box_format,
+        backbone=backbone,
+        image_size=image_size,
+        fpn_depth=fpn_depth,
+        freeze_backbone=freeze_backbone,
+        weights=weights,
+        confidence_threshold=confidence_threshold,
+        iou_threshold=iou_threshold,
+        max_detections=max_detections,
+        name=f"yolov8_{backbone}_baseline",
+    )
+
+
+def build_detector(
+    detector_class,
+    num_classes,
+    bounding_box_format,
+    backbone,
+    image_size,
+    fpn_depth,
+    freeze_backbone,
+    weights,
+    confidence_threshold,
+    iou_threshold,
+    max_detections,
+    name,
+    **detector_kwargs,
+):
+    """Validates the common arguments, builds the backbone and the NMS
+    decoder, and returns `detector_class(...)`; shared by `baseline_yolov8`
+    and `resolution_yolov8` (`detector_kwargs` go to the class)."""
     image_size = _validate_detector_args(
         num_classes,
         bounding_box_format,
@@ -282,18 +351,18 @@ def baseline_yolov8(
     backbone_model = build_backbone(backbone, image_size, weights=weights)
     if freeze_backbone:
         backbone_model.trainable = False
-    return PANetYOLOV8Detector(
+    return detector_class(
         backbone=backbone_model,
         num_classes=num_classes,
         bounding_box_format=bounding_box_format,
         fpn_depth=fpn_depth,
         prediction_decoder=NonMaxSuppression(
             bounding_box_format=bounding_box_format,
-            # The head ends in a sigmoid: its class scores are probabilities.
             from_logits=False,
             confidence_threshold=confidence_threshold,
             iou_threshold=iou_threshold,
             max_detections=max_detections,
         ),
-        name=f"yolov8_{backbone}_baseline",
+        name=name,
+        **detector_kwargs,
     )
