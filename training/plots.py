@@ -1,0 +1,125 @@
+"""PNG figures of a run: losses, mAP and complexity, learned sizes, detections.
+
+All functions take plain data (rows of results.csv, dicts, arrays) and write
+one PNG, atomically, with matplotlib's Agg backend (no display needed).
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from training.runs import atomic_write  # noqa: E402
+
+
+def _save(figure, path):
+    figure.tight_layout()
+    atomic_write(path, lambda temporary: figure.savefig(temporary, dpi=110, format="png"))
+    plt.close(figure)
+
+
+def _column(rows, key):
+    return np.array([float(row[key]) if row.get(key) not in (None, "") else np.nan
+                     for row in rows])
+
+
+def plot_losses(rows, path, keys=("loss", "box_loss", "class_loss", "hinge_penalty")):
+    """Training losses per epoch, one line per key found in `rows`."""
+    figure, axis = plt.subplots(figsize=(6, 4))
+    epochs = _column(rows, "epoch")
+    for key in keys:
+        if rows and key in rows[0]:
+            axis.plot(epochs, _column(rows, key), marker="o", label=key)
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("loss")
+    axis.set_title("Training losses")
+    axis.legend()
+    axis.grid(alpha=0.3)
+    _save(figure, path)
+
+
+def plot_map_and_complexity(rows, path, complexity_cap=None):
+    """mAP@0.5 (left axis) and PANet complexity (right axis) per epoch."""
+    figure, left = plt.subplots(figsize=(6, 4))
+    epochs = _column(rows, "epoch")
+    values = _column(rows, "map50")
+    seen = ~np.isnan(values)
+    left.plot(epochs[seen], values[seen], "o-", color="tab:blue", label="mAP@0.5")
+    left.set_xlabel("epoch")
+    left.set_ylabel("mAP@0.5", color="tab:blue")
+    left.set_ylim(0, 1)
+    right = left.twinx()
+    right.plot(epochs, _column(rows, "panet_complexity"), "s--", color="tab:red",
+               label="PANet complexity")
+    if complexity_cap:
+        right.axhline(complexity_cap, color="tab:red", alpha=0.4, linestyle=":",
+                      label="cap")
+    right.set_ylabel("PANet complexity", color="tab:red")
+    left.set_title("mAP@0.5 and PANet complexity")
+    left.grid(alpha=0.3)
+    _save(figure, path)
+
+
+def plot_learned_sizes(layer_sizes, path):
+    """Learned PANet sizes against the baseline's, one pair of bars per layer.
+
+    Args:
+        layer_sizes: list of dicts with `name`, `baseline` (h, w) and
+            `learned` (h, w).
+        path: PNG path.
+    """
+    names = [entry["name"] for entry in layer_sizes]
+    baseline = np.array([np.prod(entry["baseline"]) for entry in layer_sizes], float)
+    learned = np.array([np.prod(entry["learned"]) for entry in layer_sizes], float)
+    positions = np.arange(len(names))
+    figure, axis = plt.subplots(figsize=(max(6, 0.45 * len(names)), 4.5))
+    axis.bar(positions - 0.2, baseline, 0.4, label="baseline H x W")
+    axis.bar(positions + 0.2, learned, 0.4, label="learned H x W")
+    for position, entry in zip(positions, layer_sizes):
+        axis.text(position + 0.2, np.prod(entry["learned"]),
+                  "{}x{}".format(*entry["learned"]), rotation=90, ha="center",
+                  va="bottom", fontsize=7)
+    axis.set_xticks(positions)
+    axis.set_xticklabels(names, rotation=70, ha="right", fontsize=7)
+    axis.set_ylabel("feature-map area (cells)")
+    axis.set_title("PANet resolution: learned vs baseline")
+    axis.legend()
+    _save(figure, path)
+
+
+def plot_detections(images, truths, predictions, class_names, path,
+                    score_threshold=0.3, columns=4):
+    """A grid of images with true boxes (green) and predicted boxes (red).
+
+    Args:
+        images: list of HxWx3 arrays in [0, 255].
+        truths: list of dicts with `boxes` (xyxy, image pixels) and `classes`.
+        predictions: list of dicts with `boxes`, `classes`, `scores`.
+        class_names: names for the labels.
+        path: PNG path.
+        score_threshold: predicted boxes below it are not drawn.
+        columns: images per row.
+    """
+    rows = int(np.ceil(len(images) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3 * rows))
+    axes = np.atleast_1d(axes).ravel()
+    for axis in axes:
+        axis.axis("off")
+    for axis, image, truth, prediction in zip(axes, images, truths, predictions):
+        axis.imshow(np.clip(np.asarray(image), 0, 255).astype(np.uint8))
+        for box, label in zip(truth["boxes"], truth["classes"]):
+            _draw_box(axis, box, "lime", class_names[int(label)])
+        for box, label, score in zip(prediction["boxes"], prediction["classes"],
+                                     prediction["scores"]):
+            if score >= score_threshold:
+                _draw_box(axis, box, "red", f"{class_names[int(label)]} {score:.2f}")
+    figure.suptitle("validation: true (green) and predicted (red) boxes")
+    _save(figure, path)
+
+
+def _draw_box(axis, box, colour, text):
+    x1, y1, x2, y2 = (float(v) for v in box)
+    axis.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False,
+                                 edgecolor=colour, linewidth=1.2))
+    axis.text(x1, y1 - 1, text, color=colour, fontsize=6, va="bottom")
