@@ -170,6 +170,11 @@ def build_detector(config, steps_per_epoch):
     return model
 
 
+def steps_per_epoch(config, num_train):
+    """Training steps per epoch (the last partial batch is dropped)."""
+    return max(1, num_train // config.batch_size)
+
+
 def make_optimizer(config, steps_per_epoch):
     """SGD (momentum 0.9) or Adam with a piecewise-constant learning rate:
     `learning_rate` until 60% of training, then the geometric middle, then
@@ -260,7 +265,7 @@ def train_detection(config, resume=False, progress=True, extra_callbacks=()):
                             callbacks=callbacks, verbose=1 if progress else 0)
         row = {"epoch": epoch + 1, "learning_rate": current_learning_rate(model)}
         row.update({key: values[-1] for key, values in history.history.items()})
-        row.setdefault("panet_complexity", panet_complexity_value(model))
+        row.update(per_layer_logs(model))
         improved = False
         if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
             evaluation, _ = evaluate_model(model, eval_records, len(config.class_names),
@@ -337,10 +342,20 @@ def format_summary(results):
 
 
 def complexity_callbacks(model):
-    """Keras callbacks that log PANet complexity, when the model has a PANet."""
+    """The PANet complexity total for the progress bar, History and
+    TensorBoard (per-layer values go to results.csv: `per_layer_logs`)."""
     import detection
 
-    return [detection.PANetComplexityLogger()]
+    return [detection.PANetComplexityLogger(per_layer=False)]
+
+
+def per_layer_logs(model):
+    """Per-convolution PANet complexity and learned sizes, for results.csv."""
+    import detection
+
+    logger = detection.PANetComplexityLogger(per_layer=True)
+    logger.set_model(model)
+    return logger.complexity_logs()
 
 
 def panet_complexity_value(model):
