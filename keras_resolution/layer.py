@@ -90,8 +90,10 @@ class ResolutionLayer(keras.layers.Layer):
       integer size changes. Without the callback, a compiled training step
       raises rather than silently using stale sizes.
 
-    Without `static_sizes=True` the layer reports `supports_jit = False`, so
-    `jit_compile="auto"` picks a path that works on every backend.
+    Without `static_sizes=True` (and always on PyTorch, whose
+    `torch.compile` cannot trace the cached bases) the layer reports
+    `supports_jit = False`, so `jit_compile="auto"` picks a path that works on
+    every backend.
 
     Args:
         scale: Initial scale `s`, a float or one float per resized axis.
@@ -175,7 +177,8 @@ class ResolutionLayer(keras.layers.Layer):
 
     @property
     def supports_jit(self):
-        return self.static_sizes
+        # torch.compile cannot trace the cached NumPy bases; PyTorch runs eager.
+        return self.static_sizes and keras.backend.backend() != "torch"
 
     @supports_jit.setter
     def supports_jit(self, value):
