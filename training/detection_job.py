@@ -419,7 +419,13 @@ def strategy_scope(strategy):
         raise ValueError(f"Unknown `--strategy` {strategy!r}; expected 'mirrored'.")
     import tensorflow as tf
 
-    return tf.distribute.MirroredStrategy().scope()
+    # Every GPU; without GPUs, every logical CPU device (MirroredStrategy's
+    # own default would take a single CPU).
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    strategy = tf.distribute.MirroredStrategy(devices=[device.name for device in devices])
+    print(f"MirroredStrategy over {strategy.num_replicas_in_sync} devices: "
+          f"{', '.join(device.name for device in devices)}", flush=True)
+    return strategy.scope()
 
 
 def _say(progress, message):

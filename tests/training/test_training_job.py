@@ -1,0 +1,83 @@
+"""The detection job: a run end to end, its files, resume after a crash."""
+
+import csv
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+from training.data.embedded import EMBEDDED_CLASSES
+from training.data.embedded import EmbeddedConfig
+from training.data.embedded import ensure_embedded_dataset
+from training.detection_job import DetectionJobConfig
+from training.detection_job import train_detection
+from training.runs import RunDirectory
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    config = EmbeddedConfig(seed=7, num_train=16, num_val=2, num_test=8)
+    return str(ensure_embedded_dataset(config, tmp_path_factory.mktemp("data")))
+
+
+def _config(data, run_dir, **overrides):
+    values = dict(
+        data=data, run_dir=str(run_dir), model="resolution", hinge_weight=1e-3,
+        epochs=2, image_size=64, batch_size=4, learning_rate=1e-3,
+        final_learning_rate=1e-4, optimizer="adam", freeze_backbone=False,
+        eval_every=1, train_split="train", eval_split="test",
+        class_names=list(EMBEDDED_CLASSES), checkpoint_every=1,
+    )
+    values.update(overrides)
+    return DetectionJobConfig(**values)
+
+
+class CrashAt(keras.callbacks.Callback):
+    """Simulates a killed process right after a given batch of an epoch."""
+
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.epoch, self.batch, self.current = epoch, batch, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch == self.batch:
+            raise KeyboardInterrupt("simulated kill")
+
+
+def _weights(path):
+    model = keras.saving.load_model(path)
+    return [np.asarray(w) for w in model.weights]
+
+
+def test_run_writes_its_files_and_a_killed_run_resumes_to_the_same_end(tiny_data, tmp_path):
+    straight = train_detection(_config(tiny_data, tmp_path / "straight"), progress=False)
+    run = RunDirectory(tmp_path / "straight")
+    for name in ("config.json", "results.csv", "last.keras", "best.keras",
+                 "summary.txt", "results.json"):
+        assert (run.path / name).exists(), name
+    for name in ("losses.png", "map_and_complexity.png", "learned_sizes.png",
+                 "validation_detections.png"):
+        assert (run.plots_dir / name).exists(), name
+    with open(run.results_csv) as file:
+        rows = list(csv.DictReader(file))
+    assert [row["epoch"] for row in rows] == ["1", "2"]
+    for key in ("loss", "box_loss", "class_loss", "hinge_penalty", "panet_complexity",
+                "map50", "learning_rate"):
+        assert rows[-1][key] != "", key
+    assert run.read_state().finished
+
+    crashed = _config(tiny_data, tmp_path / "crashed")
+    with pytest.raises(KeyboardInterrupt):
+        train_detection(crashed, progress=False, extra_callbacks=[CrashAt(epoch=1, batch=1)])
+    state = RunDirectory(crashed.run_dir).read_state()
+    assert (state.epochs_done, state.batches_done, state.finished) == (1, 2, False)
+    resumed = train_detection(dataclasses.replace(crashed), resume=True, progress=False)
+
+    for a, b in zip(_weights(run.last_checkpoint), _weights(tmp_path / "crashed" / "last.keras")):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert resumed["map50"] == pytest.approx(straight["map50"], abs=1e-6)
+    assert resumed["panet_complexity"] == pytest.approx(straight["panet_complexity"], rel=1e-5)
