@@ -78,8 +78,8 @@ class DetectionJobConfig:
 
 _DATA_DEFAULTS = {
     "embedded": dict(
-        epochs=12, image_size=160, batch_size=16, learning_rate=2e-3,
-        final_learning_rate=2e-5, optimizer="adam", freeze_backbone=False,
+        epochs=16, image_size=160, batch_size=16, learning_rate=4e-3,
+        final_learning_rate=4e-5, optimizer="adam", freeze_backbone=False,
         eval_every=4, train_split="train", eval_split="test",
     ),
     "voc": dict(
