@@ -63,8 +63,9 @@ def build_parser():
     train = commands.add_parser("train", help="train and evaluate one detector")
     _add_detection_options(train)
     train.add_argument("--model", default="resolution", choices=("resolution", "baseline"))
-    train.add_argument("--hinge-weight", type=float, default=0.0,
-                       help="lambda of the hinge penalty on PANet complexity")
+    train.add_argument("--hinge-weight", type=float, default=1e-3,
+                       help="lambda of the hinge penalty max(0, C_PAN - cap) "
+                            "(default 1e-3, the middle value of the paper's Table 1)")
     train.add_argument("--run-dir", default="runs/detection")
     train.add_argument("--resume", metavar="RUN_DIR",
                        help="continue an interrupted run from its last checkpoint")

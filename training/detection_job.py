@@ -50,7 +50,7 @@ class DetectionJobConfig:
     data: str = "embedded"
     model: str = "resolution"
     run_dir: str = "runs/detection"
-    hinge_weight: float = 0.0
+    hinge_weight: float = 1e-3
     complexity_cap: float = None
     epochs: int = None
     image_size: int = None
