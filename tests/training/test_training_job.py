@@ -53,24 +53,37 @@ def _weights(path):
     return [np.asarray(w) for w in model.weights]
 
 
-def test_run_writes_its_files_and_a_killed_run_resumes_to_the_same_end(tiny_data, tmp_path):
-    straight = train_detection(_config(tiny_data, tmp_path / "straight"), progress=False)
+@pytest.mark.parametrize(
+    "model",
+    ["baseline", pytest.param("resolution", marks=pytest.mark.slow)],
+)
+def test_run_writes_its_files_and_a_killed_run_resumes_to_the_same_end(
+    tiny_data, tmp_path, model
+):
+    """Baseline in CI; the Resolution PANet (slower to trace) with -m slow."""
+    straight = train_detection(
+        _config(tiny_data, tmp_path / "straight", model=model), progress=False
+    )
     run = RunDirectory(tmp_path / "straight")
     for name in ("config.json", "results.csv", "last.keras", "best.keras",
                  "summary.txt", "results.json"):
         assert (run.path / name).exists(), name
-    for name in ("losses.png", "map_and_complexity.png", "learned_sizes.png",
-                 "validation_detections.png"):
+    plots = ["losses.png", "map_and_complexity.png", "validation_detections.png"]
+    if model == "resolution":
+        plots.append("learned_sizes.png")
+    for name in plots:
         assert (run.plots_dir / name).exists(), name
     with open(run.results_csv) as file:
         rows = list(csv.DictReader(file))
     assert [row["epoch"] for row in rows] == ["1", "2"]
-    for key in ("loss", "box_loss", "class_loss", "hinge_penalty", "panet_complexity",
-                "map50", "learning_rate"):
+    keys = ["loss", "box_loss", "class_loss", "panet_complexity", "map50", "learning_rate"]
+    if model == "resolution":
+        keys.append("hinge_penalty")
+    for key in keys:
         assert rows[-1][key] != "", key
     assert run.read_state().finished
 
-    crashed = _config(tiny_data, tmp_path / "crashed")
+    crashed = _config(tiny_data, tmp_path / "crashed", model=model)
     with pytest.raises(KeyboardInterrupt):
         train_detection(crashed, progress=False, extra_callbacks=[CrashAt(epoch=1, batch=1)])
     state = RunDirectory(crashed.run_dir).read_state()
