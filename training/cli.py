@@ -32,6 +32,8 @@ def _add_detection_options(parser):
     parser.add_argument("--weights", help="backbone weights: preset name or file")
     parser.add_argument("--fpn-depth", type=int, default=defaults.fpn_depth)
     parser.add_argument("--transform", default=defaults.transform, choices=("dct", "dft"))
+    parser.add_argument("--taper", type=float, default=defaults.taper,
+                        help="taper length of the Resolution layers (paper: 4)")
     parser.add_argument("--complexity-cap", type=float,
                         help="PANet complexity cap (default: the baseline's)")
     parser.add_argument("--seed", type=int, default=defaults.seed)

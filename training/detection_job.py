@@ -64,6 +64,7 @@ class DetectionJobConfig:
     weights: str = None
     fpn_depth: int = 1
     transform: str = "dct"
+    taper: float = 4.0
     seed: int = 0
     eval_every: int = None
     eval_confidence: float = 0.01
@@ -158,6 +159,7 @@ def build_detector(config, steps_per_epoch):
         model = detection.resolution_yolov8(
             **common,
             transform=config.transform,
+            taper=config.taper,
             complexity_cap=config.complexity_cap,
             hinge_weight=config.hinge_weight,
         )
