@@ -1,0 +1,80 @@
+"""Plain-text tables and CSV files for run and sweep results."""
+
+import csv
+import io
+import math
+
+from training.runs import atomic_write
+
+
+def format_value(value):
+    """Compact text for a table cell: floats to 4 significant digits."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def format_table(rows, columns, headers=None):
+    """A fixed-width text table.
+
+    Args:
+        rows: List of dicts.
+        columns: Keys to show, in order.
+        headers: Column titles (default: the keys).
+
+    Returns:
+        The table as one string (header, rule, rows).
+
+    Example:
+
+    >>> print(format_table([{"a": 1, "b": 0.12345}], ["a", "b"]))
+    a  b
+    -  ------
+    1  0.1235
+    """
+    headers = list(headers or columns)
+    cells = [[format_value(row.get(column)) for column in columns] for row in rows]
+    widths = [
+        max([len(header)] + [len(line[i]) for line in cells]) for i, header in enumerate(headers)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for line in cells:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def write_csv(path, rows):
+    """Writes dict rows as CSV atomically; columns in order of first use."""
+    columns = []
+    for row in rows:
+        columns.extend(key for key in row if key not in columns)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+    def write(temporary):
+        with open(temporary, "w") as file:
+            file.write(buffer.getvalue())
+
+    atomic_write(path, write)
+
+
+def read_csv(path):
+    """Rows of a CSV written by `write_csv`, numbers parsed back."""
+    with open(path) as file:
+        return [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(file)]
+
+
+def _parse(text):
+    if text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
