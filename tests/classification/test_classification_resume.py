@@ -1,0 +1,59 @@
+"""A run killed mid-epoch and resumed ends where an uninterrupted run ends."""
+
+import numpy as np
+import pytest
+
+from training.classification import train
+from training.classification.config import resolve_config
+from training.classification.report import read_csv
+from training.classification.train import run_classification
+from training.runs import RunDirectory
+
+
+class Killed(Exception):
+    pass
+
+
+def _config():
+    return resolve_config(
+        "embedded-radio", transform="dct", target_budget=0.5, epochs=2, batch_size=32,
+        checkpoint_every=2, lr_decay_epochs=[1],
+    )  # fmt: skip
+
+
+def _weights(run_dir):
+    model = RunDirectory(run_dir).load_last()
+    return [np.asarray(v) for v in model.weights] + [
+        np.asarray(v) for v in model.optimizer.variables
+    ]
+
+
+def test_resume_after_a_kill_mid_epoch_matches_an_uninterrupted_run(tiny_radio, tmp_path, monkeypatch):
+    reference = run_classification(_config(), tmp_path / "reference", data=tiny_radio, verbose=0)
+
+    original = train._BatchCheckpoint.on_train_batch_end
+
+    def kill_after_the_checkpoint(self, batch, logs=None):
+        original(self, batch, logs)
+        if self.epoch == 1 and self.skip_batches + batch + 1 == 2:
+            raise Killed()
+
+    monkeypatch.setattr(train._BatchCheckpoint, "on_train_batch_end", kill_after_the_checkpoint)
+    with pytest.raises(Killed):
+        run_classification(_config(), tmp_path / "killed", data=tiny_radio, verbose=0)
+    state = RunDirectory(tmp_path / "killed").read_state()
+    assert (state.epochs_done, state.batches_done, state.finished) == (1, 2, False)
+    monkeypatch.setattr(train._BatchCheckpoint, "on_train_batch_end", original)
+
+    with pytest.raises(FileExistsError, match="--resume"):
+        run_classification(_config(), tmp_path / "killed", data=tiny_radio, verbose=0)
+    resumed = run_classification(None, tmp_path / "killed", resume=True, data=tiny_radio, verbose=0)
+
+    for a, b in zip(_weights(tmp_path / "reference"), _weights(tmp_path / "killed")):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    for key in ("test_accuracy", "complexity_fraction", "sizes"):
+        assert resumed[key] == pytest.approx(reference[key]) if key != "sizes" else resumed[key] == reference[key]
+    assert [row["epoch"] for row in read_csv(tmp_path / "killed" / "results.csv")] == [1, 2]
+    assert RunDirectory(tmp_path / "killed").read_state().finished
+    # A finished run resumes to its stored results without training.
+    assert run_classification(None, tmp_path / "killed", resume=True, verbose=0) == resumed
