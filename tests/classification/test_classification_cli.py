@@ -19,8 +19,10 @@ def test_classify_writes_a_complete_run_directory_and_resumes(tmp_path, capsys):
     argv = ["classify", "--data", "embedded-radio", "--transform", "dft",
             "--target-budget", "0.25", "--run-dir", str(run_dir)]  # fmt: skip
     assert main(argv + SMALL) == 0
-    for name in ("config.json", "state.json", "results.csv", "final.json", "last.keras",
-                 "best.keras", "plots/training.png", "plots/sizes.png", "plots/per_snr.png"):  # fmt: skip
+    names = ("config.json", "state.json", "results.csv", "final.json", "last.keras",
+             "best.keras", "plots/training.png", "plots/sizes.png",
+             "plots/per_snr.png")  # fmt: skip
+    for name in names:
         assert (run_dir / name).exists(), name
     config = json.loads((run_dir / "config.json").read_text())
     assert config["config"]["transform"] == "dft" and config["config"]["target_budget"] == 0.25

@@ -82,7 +82,8 @@ def test_both_models_train_a_few_steps(dataset, transform, request):
     model = build_classifier(
         data.architecture, data.input_shape, data.num_classes, transform, 0.25, **kwargs
     )
-    model.compile(make_optimizer("adam", 1e-2, scale_learning_rate_factor=4.0), classification_loss())
+    optimizer = make_optimizer("adam", 1e-2, scale_learning_rate_factor=4.0)
+    model.compile(optimizer, classification_loss())
     x, y = data.train.read(np.arange(64))
     history = model.fit(x, y, batch_size=32, epochs=1, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
@@ -91,7 +92,9 @@ def test_both_models_train_a_few_steps(dataset, transform, request):
 
 
 def test_objective_is_cross_entropy_plus_quadratic_budget(tiny_radio):
-    model = build_classifier("radio_cnn", tiny_radio.input_shape, 8, "dct", 0.25, penalty_weight=100.0)
+    model = build_classifier(
+        "radio_cnn", tiny_radio.input_shape, 8, "dct", 0.25, penalty_weight=100.0
+    )
     model.compile("sgd", classification_loss())
     x, y = tiny_radio.train.read(np.arange(32))
     cross_entropy = float(classification_loss()(y, model.predict(x, verbose=0)))
@@ -115,8 +118,9 @@ def test_objective_is_cross_entropy_plus_quadratic_budget(tiny_radio):
 )
 def test_bad_arguments_raise_clear_errors(kwargs, message):
     arguments = dict(
-        architecture="radio_cnn", input_shape=(32, 2), num_classes=8, transform="dct", target_budget=0.5
-    )
+        architecture="radio_cnn", input_shape=(32, 2), num_classes=8, transform="dct",
+        target_budget=0.5,
+    )  # fmt: skip
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=message):
         build_classifier(**arguments)

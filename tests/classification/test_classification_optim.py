@@ -20,9 +20,10 @@ def _one_step(optimizer):
     model = keras.Model(inputs, outputs)
     model.compile(optimizer, "mse")
     x = np.random.default_rng(0).normal(size=(8, 16, 2)).astype("float32")
-    before = [np.array(v) for v in (model.get_layer("resolution").scale, model.get_layer("dense").kernel)]
+    watched = (model.get_layer("resolution").scale, model.get_layer("dense").kernel)
+    before = [np.array(v) for v in watched]
     model.train_on_batch(x, np.ones((8, 1), "float32"))
-    after = [np.array(v) for v in (model.get_layer("resolution").scale, model.get_layer("dense").kernel)]
+    after = [np.array(v) for v in watched]
     return [a - b for a, b in zip(after, before)]
 
 

@@ -103,7 +103,8 @@ def test_missing_dataset_names_the_dataset_and_the_file(tmp_path, name):
 def test_mismatched_lengths_name_every_dataset_and_the_file(tmp_path):
     path = tmp_path / "short.hdf5"
     write_radioml(path, n=8, length=16, lengths={"Z": 5})
-    with pytest.raises(ValueError, match=r"short.hdf5: datasets have different lengths \(X: 8, Y: 8, Z: 5\)"):
+    message = r"short.hdf5: datasets have different lengths \(X: 8, Y: 8, Z: 5\)"
+    with pytest.raises(ValueError, match=message):
         load_radioml(path)
 
 
@@ -117,5 +118,6 @@ def test_wrong_shapes_and_non_one_hot_labels_are_named(tmp_path):
         file.create_dataset("X", data=np.zeros((4, 16, 3), "float32"))
         file.create_dataset("Y", data=np.eye(24)[:4])
         file.create_dataset("Z", data=np.zeros((4, 1)))
-    with pytest.raises(ValueError, match=r"bad_x.hdf5: dataset 'X' must have shape \(N, length, 2\)"):
+    message = r"bad_x.hdf5: dataset 'X' must have shape \(N, length, 2\)"
+    with pytest.raises(ValueError, match=message):
         load_radioml(path)

@@ -189,7 +189,10 @@ def build_parser():
 
 def _sweep_command(args):
     if not args.figure3:
-        raise SystemExit("sweep: only --figure3 is available here (python -m training sweep --table1 for detection).")
+        raise SystemExit(
+            "sweep: only --figure3 is available here "
+            "(python -m training sweep --table1 for detection)."
+        )
     return run_figure3_sweep(args)
 
 

@@ -154,7 +154,8 @@ def resolve_config(data="embedded-images", **options):
         config.width = None
     for name in ("epochs", "batch_size"):
         if int(getattr(config, name)) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(config, name)}.")
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} must be >= 1, got {getattr(config, name)}.")
     if config.optimizer not in OPTIMIZERS:
         raise ValueError(
             f"Unknown optimizer {config.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}."

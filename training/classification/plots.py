@@ -66,7 +66,8 @@ def plot_sizes(rows, baseline_sizes, path):
     for i, key in enumerate(keys):
         _, layer, axis = key.split("/")
         colour = colours[i % len(colours)]
-        ax.plot(epochs, [row[key] for row in rows], marker=".", color=colour, label=f"{layer} {axis}")
+        values = [row[key] for row in rows]
+        ax.plot(epochs, values, marker=".", color=colour, label=f"{layer} {axis}")
         site = layer.rsplit("_", 1)[0]
         if site in baseline_sizes:
             ax.axhline(baseline_sizes[site][axis_index[axis]], color=colour, linestyle=":")

@@ -129,7 +129,8 @@ def run_figure3(
             config.complexity_definition, **width,
         )  # fmt: skip
         base_budget = round(c_base / c_full, 4)
-        for transform, target in sweep_plan(c_base, c_full, settings["targets"], settings["transforms"]):
+        plan = sweep_plan(c_base, c_full, settings["targets"], settings["transforms"])
+        for transform, target in plan:
             run_dir = pathlib.Path(sweep.path) / data_slug(spec) / run_name(transform, target)
             config = resolve_config(
                 spec, transform=transform, target_budget=target, **settings["options"]
@@ -147,6 +148,7 @@ def run_figure3(
             write_csv(sweep.results_csv, rows)
             plot_figure3(rows, sweep.plots_dir / "figure3.png")
     if verbose:
-        print(f"\nFigure 3 sweep done in {time.time() - started:.0f} s: {sweep.plots_dir / 'figure3.png'}")
+        figure = sweep.plots_dir / "figure3.png"
+        print(f"\nFigure 3 sweep done in {time.time() - started:.0f} s: {figure}")
         print(format_table(rows, TABLE_COLUMNS))
     return rows

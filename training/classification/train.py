@@ -251,12 +251,18 @@ def run_classification(config, run_dir, resume=False, data=None, verbose=1):
         )
     resuming = resume and run.last_checkpoint.exists()
     model = run.load_last() if resuming else build_model(config, data)
-    rows = read_csv(run.results_csv)[: state.epochs_done] if resuming and run.results_csv.exists() else []
+    rows = []
+    if resuming and run.results_csv.exists():  # rows past the checkpoint are redone
+        rows = read_csv(run.results_csv)[: state.epochs_done]
     if verbose:
         print(
             f"{config.architecture} / {config.transform} on {data.description}; "
             f"target p* = {config.target_budget}, C_base/C_full = {c_base / c_full:.4f}"
-            + (f"; resuming at epoch {state.epochs_done + 1}, batch {state.batches_done}" if resuming else "")
+            + (
+                f"; resuming at epoch {state.epochs_done + 1}, batch {state.batches_done}"
+                if resuming
+                else ""
+            )
         )
     for epoch in range(state.epochs_done, config.epochs):
         skip = state.batches_done if epoch == state.epochs_done else 0
@@ -266,7 +272,8 @@ def run_classification(config, run_dir, resume=False, data=None, verbose=1):
             _BatchCheckpoint(run, config.checkpoint_every, epoch, skip, state),
         ]
         if config.transform != "fixed":
-            callbacks.insert(0, keras_resolution.ComplexityLogger(config.complexity_definition, per_layer=False))
+            definition = config.complexity_definition
+            callbacks.insert(0, keras_resolution.ComplexityLogger(definition, per_layer=False))
         epoch_start = time.time()
         history = model.fit(
             training_batches(data.train, config.batch_size, config.seed, epoch, skip, data.augment),
@@ -286,10 +293,10 @@ def run_classification(config, run_dir, resume=False, data=None, verbose=1):
         row["seconds"] = time.time() - epoch_start
         row.update(_layer_logs(model, config))
         if verbose:
-            print(
-                f"val_accuracy: {row['val_accuracy']:.4f} - val_loss: {row['val_loss']:.4f}"
-                + (f" - complexity_fraction: {row['complexity_fraction']:.4f}" if "complexity_fraction" in row else "")
-            )
+            line = f"val_accuracy: {row['val_accuracy']:.4f} - val_loss: {row['val_loss']:.4f}"
+            if "complexity_fraction" in row:
+                line += f" - complexity_fraction: {row['complexity_fraction']:.4f}"
+            print(line)
         rows.append(row)
         write_csv(run.results_csv, rows)
         improved = state.best_metric is None or row["val_accuracy"] > state.best_metric
@@ -337,7 +344,8 @@ def _finish(run, model, config, data, rows, state, c_base, c_full, baseline_size
     if config.transform != "fixed":
         plots.plot_sizes(rows, baseline_sizes, run.plots_dir / "sizes.png")
     if test["per_snr"]:
-        plots.plot_per_snr(test["per_snr"], run.plots_dir / "per_snr.png", f"{config.data} {config.transform}")
+        title = f"{config.data} {config.transform}"
+        plots.plot_per_snr(test["per_snr"], run.plots_dir / "per_snr.png", title)
     return results
 
 
@@ -352,7 +360,8 @@ def summary_text(results):
     if site_rows:
         lines += ["", format_table(site_rows, ["site", "learned size", "baseline size"])]
     if results.get("per_snr"):
-        snr_rows = [{"SNR (dB)": k, "accuracy": v} for k, v in sorted(results["per_snr"].items(), key=lambda kv: int(kv[0]))]
+        levels = sorted(results["per_snr"].items(), key=lambda item: int(item[0]))
+        snr_rows = [{"SNR (dB)": level, "accuracy": value} for level, value in levels]
         lines += ["", format_table(snr_rows, ["SNR (dB)", "accuracy"])]
     return "\n".join(lines)
 
