@@ -8,6 +8,7 @@ import pytest
 
 from training.classification.cli import add_classify_parser
 from training.classification.cli import add_figure3_arguments
+from training.classification.cli import _options
 from training.classification.cli import main
 from training.classification.report import read_csv
 
@@ -78,10 +79,16 @@ def test_the_main_cli_can_register_both_entry_points():
     sweep.add_argument("--table1", action="store_true")
     sweep.add_argument("--data", default="embedded")
     sweep.add_argument("--epochs", type=int)
-    sweep.add_argument("--run-dir")
+    sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument("--scale-learning-rate-factor", type=float, default=1.0)  # detection's
     add_figure3_arguments(sweep)
     args = parser.parse_args(["sweep", "--figure3", "--targets", "0.1", "0.5", "--epochs", "2"])
     assert args.figure3 and args.targets == [0.1, 0.5] and args.epochs == 2
-    assert args.data == "embedded"  # read as both embedded sets by run_figure3_sweep
+    assert args.run_dir is None and args.resume is False  # added by add_figure3_arguments
+    # Options left at the detection defaults mean "the classification default".
+    options = _options(args)
+    assert options["scale_learning_rate_factor"] is None and options["epochs"] == 2
+    args = parser.parse_args(["sweep", "--figure3", "--scale-learning-rate-factor", "3"])
+    assert _options(args)["scale_learning_rate_factor"] == 3.0
     args = parser.parse_args(["classify", "--data", "embedded-radio", "--target-budget", "0.1"])
     assert args.func.__name__ == "run_classify"

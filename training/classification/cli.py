@@ -25,12 +25,26 @@ from training.classification.data import EMBEDDED
 FIGURE3_DEFAULT_DATA = ",".join(EMBEDDED)
 
 
+FOREIGN_DEFAULTS = "_figure3_foreign_defaults"
+
+
 def _add(parser, *flags, **kwargs):
-    """Adds an option unless the parser already has it (the main CLI's
-    `sweep` parser may define --data, --epochs, ... for the detection sweep)."""
-    if any(flag in parser._option_string_actions for flag in flags):
+    """Adds an option unless the parser already has it.
+
+    The main CLI's `sweep` parser defines options of its own for the
+    detection sweep (--data, --epochs, --scale-learning-rate-factor, ...),
+    possibly with detection defaults. Their defaults are recorded, so that
+    `run_figure3_sweep` reads an untouched option as "the dataset's default"
+    rather than as the detection job's value.
+    """
+    known = parser._option_string_actions
+    existing = [known[flag] for flag in flags if flag in known]
+    if not existing:
+        parser.add_argument(*flags, **kwargs)
         return
-    parser.add_argument(*flags, **kwargs)
+    foreign = dict(parser.get_default(FOREIGN_DEFAULTS) or {})
+    foreign[existing[0].dest] = existing[0].default
+    parser.set_defaults(**{FOREIGN_DEFAULTS: foreign})
 
 
 def _add_training_options(parser):
@@ -44,9 +58,10 @@ def _add_training_options(parser):
         help="epochs where the learning rate is multiplied by 0.1",
     )  # fmt: skip
     _add(
-        parser, "--scale-lr-factor", dest="scale_learning_rate_factor", type=float,
-        default=None, help="SGD: learning-rate factor of the Resolution scales",
+        parser, "--scale-learning-rate-factor", type=float, default=None,
+        help="learning rate of the Resolution scales over the weights'",
     )  # fmt: skip
+    _add(parser, "--taper", type=float, default=None, help="taper length (paper: 4)")
     _add(parser, "--penalty-weight", type=float, default=None, help="lambda (default 100)")
     _add(parser, "--complexity-definition", choices=("linear", "area"), default=None)
     _add(parser, "--width", type=int, default=None, help="ResNet-18 stage-1 channels")
@@ -119,13 +134,20 @@ def add_figure3_arguments(parser):
 
 
 def _options(args):
+    """`ClassifyConfig` options from `args`; None where left at a default
+    (ours, or one the main CLI set for detection)."""
     names = (
         "epochs", "batch_size", "optimizer", "learning_rate", "momentum",
         "lr_decay_epochs", "scale_learning_rate_factor", "penalty_weight",
-        "complexity_definition", "width", "seed", "data_dir", "max_examples",
-        "checkpoint_every",
+        "complexity_definition", "taper", "width", "seed", "data_dir",
+        "max_examples", "checkpoint_every",
     )  # fmt: skip
-    return {name: getattr(args, name, None) for name in names}
+    foreign = getattr(args, FOREIGN_DEFAULTS, None) or {}
+    options = {}
+    for name in names:
+        value = getattr(args, name, None)
+        options[name] = None if name in foreign and value == foreign[name] else value
+    return options
 
 
 def _run_dir(args, default):
@@ -159,8 +181,9 @@ def run_figure3_sweep(args):
     from training.classification.sweep import run_figure3
 
     data = getattr(args, "data", None)
-    if data in (None, "embedded"):  # "embedded": the main CLI's detection default
-        data = FIGURE3_DEFAULT_DATA
+    foreign = getattr(args, FOREIGN_DEFAULTS, None) or {}
+    if data is None or data == "embedded" or ("data" in foreign and data == foreign["data"]):
+        data = FIGURE3_DEFAULT_DATA  # "embedded": both embedded classification sets
     transforms = getattr(args, "transforms", None) or FIGURE3_TRANSFORMS
     return run_figure3(
         [spec.strip() for spec in data.split(",") if spec.strip()],
