@@ -65,6 +65,7 @@ class DetectionJobConfig:
     fpn_depth: int = 1
     transform: str = "dct"
     taper: float = 4.0
+    scale_learning_rate_factor: float = 1.0
     seed: int = 0
     eval_every: int = None
     eval_confidence: float = 0.01
@@ -178,7 +179,9 @@ def steps_per_epoch(config, num_train):
 
 
 def make_optimizer(config, steps_per_epoch):
-    """SGD (momentum 0.9) or Adam with a piecewise-constant learning rate:
+    """SGD (momentum 0.9) or Adam, the Resolution scales at
+    `scale_learning_rate_factor` times the rate, with a piecewise-constant
+    learning rate:
     `learning_rate` until 60% of training, then the geometric middle, then
     `final_learning_rate` from 85% (1e-3, 1e-4, 1e-5 with the VOC recipe)."""
     total = config.epochs * steps_per_epoch
@@ -187,11 +190,17 @@ def make_optimizer(config, steps_per_epoch):
         [max(1, int(0.6 * total)), max(2, int(0.85 * total))],
         [config.learning_rate, middle, config.final_learning_rate],
     )
+    import keras_resolution
+
+    factor = config.scale_learning_rate_factor
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(
-            schedule, momentum=0.9, global_clipnorm=config.global_clipnorm
+        return keras_resolution.ResolutionSGD(
+            schedule, momentum=0.9, global_clipnorm=config.global_clipnorm,
+            scale_learning_rate_factor=factor,
         )
-    return keras.optimizers.Adam(schedule, global_clipnorm=config.global_clipnorm)
+    return keras_resolution.ResolutionAdam(
+        schedule, global_clipnorm=config.global_clipnorm, scale_learning_rate_factor=factor
+    )
 
 
 class MidEpochCheckpoint(keras.callbacks.Callback):
