@@ -34,8 +34,9 @@ def _add_detection_options(parser):
     parser.add_argument("--transform", default=defaults.transform, choices=("dct", "dft"))
     parser.add_argument("--taper", type=float, default=defaults.taper,
                         help="taper length of the Resolution layers (paper: 4)")
-    parser.add_argument("--scale-learning-rate-factor", type=float, default=1.0,
-                        help="learning rate of the Resolution scales over the weights'")
+    parser.add_argument("--scale-learning-rate-factor", type=float,
+                        help="learning rate of the Resolution scales over the weights' "
+                             "(default: 0.1 on the embedded data, 1 on VOC)")
     parser.add_argument("--complexity-cap", type=float,
                         help="PANet complexity cap (default: the baseline's)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
