@@ -50,7 +50,7 @@ def test_embedded_radio_frames_have_unit_power_and_carry_snr():
 
 def test_max_examples_shrinks_embedded_splits_in_proportion():
     sizes = embedded_sizes("embedded-images", 400)
-    assert (sizes.train, sizes.val, sizes.test) == (400, 50, 200)
+    assert (sizes.train, sizes.val, sizes.test) == (400, 50, 250)
     assert embedded_sizes("embedded-radio", None) == embedded_sizes("embedded-radio", 10**9)
 
 

@@ -9,8 +9,10 @@ directory (the conventions of `training.runs`):
     last.keras      model + optimizer state (every epoch end, and every
                     `checkpoint_every` batches)
     best.keras      the model with the best validation accuracy
-    results.csv     one row per epoch: losses, accuracies, complexity,
-                    complexity fraction, learning rate, seconds, and the
+    results.csv     one row per epoch: loss (cross-entropy + budget term),
+                    complexity_penalty (the budget term), accuracy,
+                    val_loss (cross-entropy), val_accuracy, complexity,
+                    complexity_fraction, learning rate, seconds, and the
                     learned size and scale of every Resolution layer
     final.json      test accuracy and loss, realised complexity (continuous
                     and from the integer sizes), per-SNR accuracy (radio)

@@ -42,7 +42,7 @@ class EmbeddedSizes:
 
 
 EMBEDDED_SIZES = {
-    "embedded-images": EmbeddedSizes(train=4000, val=500, test=2000),
+    "embedded-images": EmbeddedSizes(train=3200, val=400, test=2000),
     # 8 classes x 26 SNR levels: 25 / 5 / 20 frames per class and level.
     "embedded-radio": EmbeddedSizes(train=5200, val=1040, test=4160),
 }
