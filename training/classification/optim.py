@@ -15,84 +15,24 @@ own learning rate:
   the gradient, so with the weights' rate (3e-3) a scale needs hundreds of
   steps to reach a 10% budget: too slow for short runs.
 
-`ResolutionSGD` and `ResolutionAdam` multiply the learning rate of the
-Resolution scales (the variables named `scale`) by
-`scale_learning_rate_factor`, on every backend: the update of one step is
-applied to two groups, the weights at the scheduled rate and the scales at
-`factor` times it.
+Both are handled by `keras_resolution.ResolutionSGD` / `ResolutionAdam`
+(moved into the library from here), which apply the scales' updates at
+`scale_learning_rate_factor` times the scheduled rate on every backend. They
+are re-exported here, and their old registered names (from before the
+move) still resolve, so earlier run directories load and resume.
 """
 
 import keras
 
+from keras_resolution.optimizers import ResolutionAdam
+from keras_resolution.optimizers import ResolutionSGD
+
 OPTIMIZERS = ("sgd", "adam")
 
-
-def is_scale_variable(variable):
-    """Whether `variable` is a ResolutionLayer's learned scale."""
-    return variable.name == "scale"
-
-
-class _ScaleLearningRate:
-    """Mixin: the scales' learning rate is `scale_learning_rate_factor` times
-    the optimizer's (schedule included)."""
-
-    def _init_scale_factor(self, factor):
-        factor = float(factor)
-        if not factor > 0:
-            raise ValueError(f"`scale_learning_rate_factor` must be > 0, got {factor!r}.")
-        self.scale_learning_rate_factor = factor
-
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        factor = self.scale_learning_rate_factor
-        groups = ([], [], [], [])  # weight grads, weights, scale grads, scales
-        for grad, variable in zip(grads, trainable_variables):
-            offset = 2 if factor != 1.0 and is_scale_variable(variable) else 0
-            groups[offset].append(grad)
-            groups[offset + 1].append(variable)
-        if groups[1]:
-            super()._backend_update_step(groups[0], groups[1], learning_rate)
-        if groups[3]:
-            super()._backend_update_step(groups[2], groups[3], learning_rate * factor)
-
-    def get_config(self):
-        config = super().get_config()
-        config["scale_learning_rate_factor"] = self.scale_learning_rate_factor
-        return config
-
-
-@keras.saving.register_keras_serializable(package="training.classification")
-class ResolutionSGD(_ScaleLearningRate, keras.optimizers.SGD):
-    """SGD with a learning-rate factor for the Resolution scales.
-
-    Args:
-        scale_learning_rate_factor: The scales' learning rate over the
-            weights' (1.0: plain SGD).
-        **kwargs: `keras.optimizers.SGD` arguments.
-
-    Example:
-
-    >>> optimizer = ResolutionSGD(learning_rate=0.1, momentum=0.99,
-    ...                           scale_learning_rate_factor=0.01)
-    """
-
-    def __init__(self, *args, scale_learning_rate_factor=1.0, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_scale_factor(scale_learning_rate_factor)
-
-
-@keras.saving.register_keras_serializable(package="training.classification")
-class ResolutionAdam(_ScaleLearningRate, keras.optimizers.Adam):
-    """Adam with a learning-rate factor for the Resolution scales.
-
-    Args:
-        scale_learning_rate_factor: The scales' learning rate over the
-            weights' (1.0: plain Adam).
-        **kwargs: `keras.optimizers.Adam` arguments.
-    """
-
-    def __init__(self, *args, scale_learning_rate_factor=1.0, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_scale_factor(scale_learning_rate_factor)
+# Run directories written before the move name the classes by their old
+# registration; keep those names resolvable.
+for _class in (ResolutionSGD, ResolutionAdam):
+    keras.saving.get_custom_objects()[f"training.classification>{_class.__name__}"] = _class
 
 
 def piecewise_schedule(learning_rate, decay_epochs, decay_factor, steps_per_epoch):
@@ -145,3 +85,6 @@ def make_optimizer(name, learning_rate, momentum=0.9, scale_learning_rate_factor
             learning_rate=learning_rate, scale_learning_rate_factor=scale_learning_rate_factor
         )
     raise ValueError(f"Unknown optimizer {name!r}: expected one of {', '.join(OPTIMIZERS)}.")
+
+
+__all__ = ["OPTIMIZERS", "ResolutionAdam", "ResolutionSGD", "make_optimizer", "piecewise_schedule"]
