@@ -12,7 +12,9 @@ What KerasCV does not have are three injection points, collected in
 
 - `resize(x, name)` is applied in front of every PANet convolution, before
   its zero padding. `name` is the name of the conv block (its Conv2D layer is
-  `f"{name}_conv"`).
+  `f"{name}_conv"`). A resize that declares itself linear and channel-wise
+  (`PANetHooks.resize_commutes_with_pointwise`) is moved behind the 1x1
+  convs that reduce channels, where it gives the same result more cheaply.
 - `align(tensors, name)` is applied to the branches of every concatenation
   and returns tensors with matching spatial shapes. There are four between
   pyramid levels (named `f"{prefix}_p4p5_merge"` etc.) and one inside each
@@ -71,6 +73,13 @@ class PANetHooks:
             of the three PANet outputs. `size` is the `(height, width)` of
             the matching backbone feature (P3, P4 or P5), which the YOLOv8
             head expects back.
+        resize_commutes_with_pointwise: declare that `resize` is linear and
+            acts on every channel alike (as a Resolution layer does). A 1x1,
+            stride-1 convolution without bias is then the same function
+            whichever side of the resize it sits on, and for the 1x1 convs
+            that reduce channels the resize is applied to the conv's output
+            instead of its input (before the batch normalization): the same
+            result, with fewer channels to resize.
 
     Example:
 
@@ -89,6 +98,7 @@ class PANetHooks:
     resize: Callable = _identity_resize
     align: Callable = _identity_align
     output: Callable = _identity_output
+    resize_commutes_with_pointwise: bool = False
 
 
 def apply_conv_bn(
@@ -111,13 +121,21 @@ def apply_conv_bn(
         activation: activation name.
         name: prefix of the layer names (`_pad`, `_conv`, `_bn`; the
             activation layer takes `name` itself).
-        hooks: optional `PANetHooks`; `hooks.resize` is applied to `inputs`.
+        hooks: optional `PANetHooks`; `hooks.resize` is applied to `inputs`
+            (to the conv's output instead when it commutes with a
+            channel-reducing 1x1 conv, see `PANetHooks`).
 
     Returns:
         The activated output tensor.
     """
     hooks = hooks or PANetHooks()
-    x = hooks.resize(inputs, name)
+    resize_after_conv = (
+        hooks.resize_commutes_with_pointwise
+        and kernel_size == 1
+        and strides == 1
+        and filters < inputs.shape[-1]
+    )
+    x = inputs if resize_after_conv else hooks.resize(inputs, name)
     if kernel_size > 1:
         x = keras.layers.ZeroPadding2D(
             padding=kernel_size // 2, name=f"{name}_pad"
@@ -130,6 +148,8 @@ def apply_conv_bn(
         use_bias=False,
         name=f"{name}_conv",
     )(x)
+    if resize_after_conv:
+        x = hooks.resize(x, name)
     x = keras.layers.BatchNormalization(
         momentum=BATCH_NORM_MOMENTUM,
         epsilon=BATCH_NORM_EPSILON,

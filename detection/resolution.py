@@ -4,7 +4,12 @@ The paper's section 5.2 detector. The PANet is `detection.panet`'s (KerasCV's
 architecture) with three hooks filled in:
 
 * a `ResolutionLayer` (s initialised at 1) in front of every PANet
-  convolution, 22 at `fpn_depth=1`;
+  convolution, 22 at `fpn_depth=1`. For the 1x1 convolutions that reduce
+  channels (the CSP blocks' first and last convs) it is applied to the conv's
+  output instead, before the batch normalization: a bias-free 1x1 conv mixes
+  channels pixel by pixel and the Resolution layer resizes every channel by
+  the same linear map, so the two commute and the result is the same, while
+  the resize runs on 1/3 to 2/3 of the channels (see BENCHMARKS.md);
 * `AlignToMaxShape` on the branches of every concatenation and residual
   addition: branches that learned different sizes are DCT-resized to
   (max height, max width);
@@ -26,7 +31,32 @@ by the stride of the convolution that follows, so it is differentiable in the
 scales and equals the baseline's at s = 1. The training loss is KerasCV's
 YOLOv8 loss plus `hinge_weight * max(0, C_PAN - complexity_cap)`, logged as
 `hinge_penalty` next to `box_loss` and `class_loss`.
+
+Sizes start on an integer boundary. At s = 1, d_out = ceil(d_in * s) = d_in
+exactly, and an update that moves s a hair above 1 adds a row or column; the
+next layer then resizes that larger input, so along a chain of convolutions
+sizes can grow by one per layer within the first steps (with SGD at lr 1e-3
+the 40x40 maps of the top-down path measured 41x48 after one step). The
+complexity is computed from the sizes the layers actually receive, so it
+counts this growth, and a hinge with its cap at the baseline's complexity
+pushes back.
+
+Cost (TensorFlow, CPU; `benchmarks/yolov8_step_time.py`, BENCHMARKS.md): a
+training step at 320x320, batch 8, XS backbone takes about 1.2x the
+baseline's. Nearly all of the extra is the Resolution layers' dense
+per-axis products, which the math requires. In a TensorFlow graph the sizes
+are int tensors computed from the scales; the max-shape alignments and the
+output resizes skip their product at run time for branches that already
+have the target size (`keras_resolution.dct_resize`). Tracing the training
+step (and its first run) takes 2-3x the baseline's: its graph has about
+23,000 ops, plus 12,000 in the functions of those conditionals, against
+8,300.
+
+Backends: see `detection.yolov8` (TensorFlow: everything; JAX: everything,
+without jit; PyTorch: no `predict`, which needs torchvision there).
 """
+
+import math
 
 import keras
 from keras import ops
@@ -36,6 +66,31 @@ from detection.panet import PANetHooks
 from detection.yolov8 import PANetYOLOV8Detector
 
 COMPLEXITY_DEFINITIONS = ("area", "linear")
+
+
+def _finite_number(name, value):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise ValueError(f"`{name}` must be a finite number, got {value!r}.")
+    return number
+
+
+def _validate_budget_args(complexity_definition, complexity_cap, hinge_weight):
+    """ValueError naming the argument for a bad budget setting."""
+    if complexity_definition not in COMPLEXITY_DEFINITIONS:
+        raise ValueError(
+            f"Unknown `complexity_definition` {complexity_definition!r}; "
+            f"expected one of {COMPLEXITY_DEFINITIONS}."
+        )
+    if complexity_cap is not None and not _finite_number(
+        "complexity_cap", complexity_cap
+    ) > 0:
+        raise ValueError(f"`complexity_cap` must be > 0, got {complexity_cap!r}.")
+    if not _finite_number("hinge_weight", hinge_weight) >= 0:
+        raise ValueError(f"`hinge_weight` must be >= 0, got {hinge_weight!r}.")
 
 
 def _stride_of(model, block_name):
@@ -78,15 +133,7 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
         prediction_decoder=None,
         **kwargs,
     ):
-        if complexity_definition not in COMPLEXITY_DEFINITIONS:
-            raise ValueError(
-                f"Unknown `complexity_definition` {complexity_definition!r}; "
-                f"expected one of {COMPLEXITY_DEFINITIONS}."
-            )
-        if complexity_cap is not None and not float(complexity_cap) > 0:
-            raise ValueError(f"`complexity_cap` must be > 0, got {complexity_cap}.")
-        if not float(hinge_weight) >= 0:
-            raise ValueError(f"`hinge_weight` must be >= 0, got {hinge_weight}.")
+        _validate_budget_args(complexity_definition, complexity_cap, hinge_weight)
         resolution_layers = {}
 
         def resize(x, name):
@@ -110,7 +157,12 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
             fpn_depth=fpn_depth,
             label_encoder=label_encoder,
             prediction_decoder=prediction_decoder,
-            panet_hooks=PANetHooks(resize=resize, align=align, output=output),
+            panet_hooks=PANetHooks(
+                resize=resize,
+                align=align,
+                output=output,
+                resize_commutes_with_pointwise=True,
+            ),
             **kwargs,
         )
         self.transform = transform
@@ -262,7 +314,17 @@ def resolution_yolov8(
 
     Returns:
         A `ResolutionYOLOV8Detector` (a `keras_cv.models.YOLOV8Detector`),
-        not compiled.
+        not compiled. Its trainable parameters are the baseline's plus two
+        per Resolution layer (2,152,488 against 2,152,444 for XS, 20 classes,
+        `fpn_depth=1`).
+
+    Raises:
+        ValueError: naming the argument, for everything `baseline_yolov8`
+            rejects, a `complexity_cap` that is not a finite number > 0, a
+            negative or non-numeric `hinge_weight`, an unknown
+            `complexity_definition` (these three before anything is
+            built), and bad Resolution layer settings (`transform`, `taper`,
+            `gradient`, `max_scale`).
 
     Example:
 
@@ -276,6 +338,8 @@ def resolution_yolov8(
     """
     from detection.yolov8 import build_detector
 
+    # Before the backbone is built, so that bad settings fail at once.
+    _validate_budget_args(complexity_definition, complexity_cap, hinge_weight)
     return build_detector(
         ResolutionYOLOV8Detector,
         num_classes=num_classes,

@@ -12,8 +12,24 @@ task-aligned label encoder, `get_anchors` with strides 8/16/32,
 With the default (identity) `PANetHooks` the model is the same architecture
 as `keras_cv.models.YOLOV8Detector`, layer for layer; `baseline_yolov8` is
 the paper's section 5.2 baseline.
+
+Backends (both builders, measured with keras 3.15.1, keras-cv 0.9.0):
+
+- TensorFlow: everything (the tests run here).
+- JAX 0.10: build, fit, predict and `.keras` save/load work. A Resolution
+  PANet runs without jit (its sizes follow the scales), so its steps are
+  slow.
+- PyTorch 2.13 (CPU): build, fit and the raw outputs `model(images)` work;
+  `predict` raises a RuntimeError. KerasCV 0.9's `NonMaxSuppression` decodes
+  boxes with `torchvision.ops.nms` on PyTorch
+  (keras_cv/src/layers/object_detection/non_max_suppression.py); torchvision
+  is not a dependency here, and the PyPI torchvision 0.28 wheel does not
+  load with the CPU build of torch 2.13 ("operator torchvision::nms does not
+  exist"). Predict on TensorFlow or JAX (the weights load there), or install
+  a torchvision built for your torch.
 """
 
+import importlib
 import numbers
 
 import keras
@@ -137,6 +153,12 @@ class PANetYOLOV8Detector(YOLOV8Detector):
             num_classes=num_classes
         )
 
+    def decode_predictions(self, pred, images):
+        """KerasCV's NMS decoding; on PyTorch, first a clear error when the
+        torchvision NMS that KerasCV uses there is not available."""
+        check_nms_backend()
+        return super().decode_predictions(pred, images)
+
     def compile(self, box_loss, classification_loss, **kwargs):
         """KerasCV's `compile`; also remembers the losses as given (e.g. the
         string "ciou": KerasCV's CIoULoss cannot be rebuilt from its own
@@ -171,6 +193,26 @@ class PANetYOLOV8Detector(YOLOV8Detector):
         self.compile(**config, jit_compile=False)
         if self.built:
             self.optimizer.build(self.trainable_variables)
+
+
+def check_nms_backend():
+    """Raises a RuntimeError on PyTorch when torchvision's NMS, which KerasCV
+    0.9's `NonMaxSuppression` calls there, cannot be used."""
+    if keras.backend.backend() != "torch":
+        return
+    try:
+        importlib.import_module("torchvision")
+    except Exception as error:  # ImportError, or torchvision's own RuntimeError.
+        raise RuntimeError(
+            "predict() needs torchvision on the PyTorch backend: KerasCV 0.9's "
+            "NonMaxSuppression decodes boxes with torchvision.ops.nms there "
+            "(keras_cv/src/layers/object_detection/non_max_suppression.py), "
+            f"and importing torchvision failed ({type(error).__name__}: {error}). "
+            "The PyPI torchvision wheel does not load with the CPU build of "
+            "torch. Install a torchvision built for your torch, or predict on "
+            "the TensorFlow or JAX backend (the .keras file loads there); "
+            "fit() and the raw outputs model(images) work on PyTorch."
+        ) from error
 
 
 def _is_int(value):

@@ -158,9 +158,21 @@ def dct_resize(x, size, data_format="channels_last"):
         d_in = shape[axis]
         if isinstance(d_out, int) and d_out < 1:
             raise ValueError(f"`size` entries must be >= 1, got {size}.")
-        if isinstance(d_in, int) and isinstance(d_out, int) and d_in == d_out:
+        if isinstance(d_in, int) and isinstance(d_out, int):
+            if d_in != d_out:
+                x = apply_along_axis(x, fixed_resize_matrix(d_in, d_out), axis)
             continue
-        x = apply_along_axis(x, fixed_resize_matrix(d_in, d_out), axis)
+        # Sizes known only when the graph runs (they follow learned scales):
+        # at equal sizes the matrix is T^T T = I, so skip the product then.
+        # In a Resolution PANet at least one branch of every alignment is
+        # already at the target size, and at s = 1 all of them are.
+        x = ops.cond(
+            ops.equal(d_in, d_out),
+            lambda x=x: x,
+            lambda x=x, d_in=d_in, d_out=d_out, axis=axis: apply_along_axis(
+                x, fixed_resize_matrix(d_in, d_out), axis
+            ),
+        )
     return x
 
 

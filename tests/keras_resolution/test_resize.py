@@ -100,6 +100,25 @@ def test_dct_resize_with_tensor_sizes_inside_tf_function():
     assert tuple(z.shape) == (2, 6, 5, 3)
 
 
+def test_dct_resize_skips_equal_sizes_known_only_in_the_graph():
+    # Sizes that follow learned scales are tensors: an axis whose size is
+    # already the target is left exactly as it is, and so is its gradient.
+    @tf.function(input_signature=[tf.TensorSpec((None, None, None, 3)), tf.TensorSpec((2,), tf.int32)])
+    def resize_with_gradient(x, size):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = dct_resize(x, (size[0], size[1]))
+            loss = tf.reduce_sum(y * tf.cos(y))
+        return y, tape.gradient(loss, x)
+
+    x = tf.random.normal((2, 12, 9, 3))
+    y, grad = resize_with_gradient(x, tf.constant([12, 9]))
+    np.testing.assert_array_equal(y.numpy(), x.numpy())
+    np.testing.assert_allclose(grad.numpy(), (tf.cos(x) - x * tf.sin(x)).numpy(), rtol=1e-6)
+    y, _ = resize_with_gradient(x, tf.constant([12, 18]))
+    np.testing.assert_allclose(y.numpy(), dct_resize(x, (12, 18)).numpy(), atol=1e-5)
+
+
 def test_align_to_max_shape_picks_max_height_and_max_width():
     branches = [tf.fill((2, 10, 20, 3), 1.0), tf.fill((2, 16, 8, 5), 2.0), tf.fill((2, 5, 5, 1), 3.0)]
     aligned = align_to_max_shape(branches)

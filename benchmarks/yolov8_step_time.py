@@ -1,0 +1,280 @@
+"""Training step time of resolution_yolov8 over baseline_yolov8 (issue 3).
+
+Both detectors are built as the paper's section 5.2 compares them: XS
+backbone (frozen), `fpn_depth=1`, 20 classes, 320x320 images, and compiled
+alike (CIoU + BCE, SGD with momentum 0.9 and global_clipnorm 10, no XLA). One
+fixed batch of 8 images with a few boxes is fed to the step function that
+`model.fit` runs (`model.train_function`), so a sample is one full training
+step: forward, KerasCV's label assignment and loss (plus the hinge for the
+Resolution model), backward and the SGD update.
+
+The learning rate is 0, so that every sample of a contender runs at the same
+feature-map sizes. A step costs the same whatever the rate, but the scales
+must not move: they start exactly at s = 1, where d_out = ceil(d_in * s)
+sits on an integer boundary, and a real update sends about half of them a
+hair above 1. Each of those layers then outputs one row or column more, the
+next layer resizes that larger input, and along a chain the sizes grow by
+one per layer (measured with lr 1e-3: the 40x40 maps of the top-down path
+became 41x48 after one step), which makes the convolutions, not the
+Resolution layers, the larger cost.
+
+Contenders, all in one process and timed in interleaved rounds (each round
+times one step of every contender, in an order rotated from round to round,
+so load from other processes hits them alike):
+
+* `baseline`: `baseline_yolov8`.
+* `resolution`: `resolution_yolov8` at initialisation (every s = 1, so every
+  feature map has the baseline's size; the hinge weight is the paper's
+  1e-3 with the cap at the baseline's 11,500).
+* `resolution_moved`: the same with learned-looking sizes: every PANet
+  conv's input is resized to round(f * its baseline size) per axis, f drawn
+  in [0.8, 1.1] (seeded; the scales are solved for these sizes layer by
+  layer, with an eager pass each, since every layer resizes what the ones
+  before it produced). Sizes then differ from the baseline's, the max-shape
+  alignments before concatenations and the output resizes do work, and the
+  PANet complexity is a little below the baseline's, as in the paper's
+  Table 1.
+* with `--ablation`, three more, all at s = 1, that undo the two
+  optimisations of the Resolution PANet (for BENCHMARKS.md):
+  - `resolution_resize_before_1x1`: the Resolution layer in front of every
+    1x1 conv (no commuting behind the channel-reducing ones);
+  - `resolution_always_align`: `dct_resize` multiplying by its matrix even
+    when the sizes it gets in the graph are equal (no run-time skip);
+  - `resolution_neither`: both undone (the model as first landed).
+
+Reported per contender: trace + first-step time, median wall time per step
+with its interquartile range, median process CPU time per step (both
+threads: less sensitive to other processes than wall time), and the ratios
+to the baseline as the median of per-round ratios (the noise-robust figure)
+and as the ratio of medians. The issue's target is resolution / baseline
+<= 1.2.
+
+Run:  TF_CPP_MIN_LOG_LEVEL=3 python benchmarks/yolov8_step_time.py
+      [--repeats 15] [--warmup 3] [--ablation] [--image-size 320]
+Takes about 4 minutes (8 with --ablation) on 2 loaded CPU cores, most of it
+tracing.
+"""
+
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import _common  # noqa: E402  (sets TF_CPP_MIN_LOG_LEVEL before TF loads)
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import ops  # noqa: E402
+
+import detection  # noqa: E402
+import detection.resolution  # noqa: E402
+from keras_resolution import fixed_layers  # noqa: E402
+from keras_resolution import resize  # noqa: E402
+
+BATCH = 8
+NUM_CLASSES = 20
+TARGET_RATIO = 1.2
+
+
+def _batch(image_size, seed=0):
+    """One fixed batch: random images, 1-3 xyxy boxes each (padded with -1)."""
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(0, 255, (BATCH, image_size, image_size, 3))
+    boxes = -np.ones((BATCH, 4, 4), "float32")
+    classes = -np.ones((BATCH, 4), "float32")
+    for i in range(BATCH):
+        for j in range(1 + i % 3):
+            x, y = rng.uniform(0, image_size * 0.6, 2)
+            w, h = rng.uniform(image_size * 0.1, image_size * 0.4, 2)
+            boxes[i, j] = [x, y, x + w, y + h]
+            classes[i, j] = rng.integers(NUM_CLASSES)
+    return (
+        tf.constant(images.astype("float32")),
+        {"boxes": tf.constant(boxes), "classes": tf.constant(classes)},
+    )
+
+
+@contextlib.contextmanager
+def _resize_before_1x1():
+    """Builds the Resolution PANet without commuting 1x1 convs."""
+    original = detection.resolution.PANetHooks
+
+    def hooks(**kwargs):
+        return original(**{**kwargs, "resize_commutes_with_pointwise": False})
+
+    detection.resolution.PANetHooks = hooks
+    try:
+        yield
+    finally:
+        detection.resolution.PANetHooks = original
+
+
+def _dct_resize_always(x, size, data_format="channels_last"):
+    """`dct_resize` as it was before the run-time skip of equal sizes."""
+    axes = resize.spatial_axes(len(x.shape), data_format)
+    shape = ops.shape(x)
+    for axis, d_out in zip(axes, size):
+        d_in = shape[axis]
+        if isinstance(d_in, int) and isinstance(d_out, int) and d_in == d_out:
+            continue
+        x = resize.apply_along_axis(x, resize.fixed_resize_matrix(d_in, d_out), axis)
+    return x
+
+
+@contextlib.contextmanager
+def _always_align():
+    """Traces the model with the matrix product even at equal sizes."""
+    original = resize.dct_resize
+    resize.dct_resize = fixed_layers.dct_resize = _dct_resize_always
+    try:
+        yield
+    finally:
+        resize.dct_resize = fixed_layers.dct_resize = original
+
+
+def _build(name, image_size):
+    kwargs = dict(
+        num_classes=NUM_CLASSES,
+        bounding_box_format="xyxy",
+        backbone="yolo_v8_xs",
+        image_size=image_size,
+        fpn_depth=1,
+    )
+    if name == "baseline":
+        return detection.baseline_yolov8(**kwargs)
+    model = detection.resolution_yolov8(**kwargs, hinge_weight=1e-3)
+    if name == "resolution_moved":
+        _move_scales(model, image_size)
+    return model
+
+
+def _move_scales(model, image_size, low=0.8, high=1.1, seed=1):
+    """Sets the scales so that each PANet conv's input is resized to
+    round(f * baseline size), f drawn in [low, high] per layer and axis."""
+    rng = np.random.default_rng(seed)
+    image = np.zeros((1, image_size, image_size, 3), "float32")
+    # Build order is topological: once the layers before one are set, one
+    # eager pass gives its final input size.
+    for _, layer, _ in model.panet_blocks():
+        target = np.maximum(
+            np.round(rng.uniform(low, high, 2) * layer.nominal_input_sizes), 1
+        )
+        model(image, training=False)  # Records every layer's input size.
+        d_in = ops.convert_to_numpy(layer.input_size).astype("float64")
+        # q = target - 1/2, so ceil(q) is the target whatever the rounding.
+        layer.scale.assign(((target - 0.5) / d_in).astype("float32"))
+    model(image, training=False)
+
+
+def _prepare(name, image_size, data):
+    """Builds, compiles and traces one contender; returns (step, seconds)."""
+    keras.utils.set_random_seed(0)
+    # The ablations change code paths at build and trace time only.
+    patches = {
+        "resolution_resize_before_1x1": [_resize_before_1x1],
+        "resolution_always_align": [_always_align],
+        "resolution_neither": [_resize_before_1x1, _always_align],
+    }.get(name, [])
+    with contextlib.ExitStack() as stack:
+        for patch in patches:
+            stack.enter_context(patch())
+        model = _build(name, image_size)
+        model.compile(
+            box_loss="ciou",
+            classification_loss="binary_crossentropy",
+            optimizer=keras.optimizers.SGD(0.0, momentum=0.9, global_clipnorm=10),
+            jit_compile=False,
+        )
+        model.make_train_function()
+
+        def step():
+            return model.train_function([data])
+
+        start = time.perf_counter()
+        logs = step()  # Traces, optimizes the graph, runs once.
+        seconds = time.perf_counter() - start
+    loss = float(logs["loss"])
+    if not np.isfinite(loss):
+        raise RuntimeError(f"{name}: non-finite loss {loss}")
+    return model, step, seconds
+
+
+def _timed(step):
+    wall, cpu = time.perf_counter(), time.process_time()
+    step()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15, help="rounds (samples per contender)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps per contender")
+    parser.add_argument("--image-size", type=int, default=320)
+    parser.add_argument("--ablation", action="store_true",
+                        help="also time the two variants without an optimisation")
+    args = parser.parse_args()
+
+    print("Machine:")
+    _common.print_machine_details()
+    names = ["baseline", "resolution", "resolution_moved"]
+    if args.ablation:
+        names += [
+            "resolution_resize_before_1x1",
+            "resolution_always_align",
+            "resolution_neither",
+        ]
+    data = _batch(args.image_size)
+    print(f"\nXS backbone (frozen), fpn_depth=1, {args.image_size}x{args.image_size}, "
+          f"batch {BATCH}, {NUM_CLASSES} classes, SGD, no XLA\n")
+
+    steps, traced = {}, {}
+    for name in names:
+        model, steps[name], traced[name] = _prepare(name, args.image_size, data)
+        complexity = float(detection.panet_complexity(model))
+        moved = ""
+        if hasattr(model, "panet_layer_sizes"):
+            entries = model.panet_layer_sizes()
+            differ = sum(e["learned"] != e["baseline"] for e in entries)
+            moved = f"   convs at other sizes than the baseline's: {differ}/{len(entries)}"
+        print(f"  {name:30s} trace + first step {traced[name]:6.1f} s   "
+              f"PANet complexity {complexity:9.1f}{moved}", flush=True)
+    for name in names:
+        for _ in range(args.warmup):
+            steps[name]()
+
+    wall = {name: [] for name in names}
+    cpu = {name: [] for name in names}
+    for r in range(args.repeats):
+        shift = r % len(names)
+        order = names[shift:] + names[:shift]
+        if (r // len(names)) % 2:
+            order = order[::-1]
+        for name in order:
+            w, c = _timed(steps[name])
+            wall[name].append(w * 1e3)
+            cpu[name].append(c * 1e3)
+    print(f"\nPer training step, {args.repeats} interleaved samples each "
+          f"(load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}):\n")
+    header = (f"  {'contender':30s} {'wall ms':>8s} {'IQR ms':>15s} {'CPU ms':>8s} "
+              f"{'wall/base':>9s} {'(medians)':>9s} {'CPU/base':>8s}")
+    print(header)
+    for name in names:
+        q1, q3 = _common.quartiles(wall[name])
+        paired = _common.paired_ratio(wall, name, "baseline")
+        of_medians = statistics.median(wall[name]) / statistics.median(wall["baseline"])
+        cpu_paired = _common.paired_ratio(cpu, name, "baseline")
+        print(f"  {name:30s} {statistics.median(wall[name]):8.1f} {q1:7.1f}-{q3:7.1f} "
+              f"{statistics.median(cpu[name]):8.1f} {paired:9.3f} {of_medians:9.3f} "
+              f"{cpu_paired:8.3f}")
+    ratio = _common.paired_ratio(wall, "resolution", "baseline")
+    verdict = "meets" if ratio <= TARGET_RATIO else "misses"
+    print(f"\nresolution / baseline (wall, paired median): {ratio:.3f}: "
+          f"{verdict} the target <= {TARGET_RATIO}")
+
+
+if __name__ == "__main__":
+    main()
