@@ -15,6 +15,11 @@ Schedules:
 * The paper's SGD would move the Resolution scales by whole units per step
   (see `optim.py`), so both paper schedules give the scales a learning-rate
   factor of 0.01 (`scale_learning_rate_factor`); this is our addition.
+  These schedules could not be checked on CIFAR-100 or RadioML here. On the
+  embedded images (ResNet-18 of width 4, 3 epochs) SGD at lr 0.1 did not
+  train, with momentum 0.99 or 0.9: chance accuracy, and SGD's steps, which
+  grow with each layer's input size, shrank stages 3 and 4 to 1x1 while
+  stage 2 kept the budget. Override with --optimizer/--learning-rate/...
 * `embedded-images`: 5 epochs, Adam lr 3e-3, batch 32, x0.1 at epochs 3
   and 4, ResNet-18 of width 4; scales at 4x the weights' rate.
 * `embedded-radio`: 8 epochs, Adam lr 1e-3, batch 64, x0.1 at epochs 5 and
