@@ -28,11 +28,6 @@ def _weights(run_dir):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug, open in issue 5: the resumed classification run ends with "
-    "different weights (every element differs), so its resume is not exact yet",
-)
 def test_resume_after_a_kill_mid_epoch_matches_an_uninterrupted_run(
     tiny_radio, tmp_path, monkeypatch
 ):

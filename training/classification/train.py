@@ -230,7 +230,6 @@ def run_classification(config, run_dir, resume=False, data=None, verbose=1):
         if verbose:
             print(f"{run.path}: already finished.\n" + summary_text(results))
         return results
-    keras.utils.set_random_seed(config.seed)
     data = data or load_dataset(
         config.data, seed=config.seed, data_dir=config.data_dir, max_examples=config.max_examples
     )
@@ -252,6 +251,10 @@ def run_classification(config, run_dir, resume=False, data=None, verbose=1):
             }
         )
     resuming = resume and run.last_checkpoint.exists()
+    # Seeded right before the weights are drawn: nothing else may consume
+    # random draws in between (budget_reference builds models, once per
+    # process), so a run starts from the same weights alone or in a sweep.
+    keras.utils.set_random_seed(config.seed)
     model = run.load_last() if resuming else build_model(config, data)
     rows = []
     if resuming and run.results_csv.exists():  # rows past the checkpoint are redone
