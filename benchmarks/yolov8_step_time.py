@@ -51,8 +51,8 @@ and as the ratio of medians. The issue's target is resolution / baseline
 
 Run:  TF_CPP_MIN_LOG_LEVEL=3 python benchmarks/yolov8_step_time.py
       [--repeats 15] [--warmup 3] [--ablation] [--image-size 320]
-Takes about 4 minutes (8 with --ablation) on 2 loaded CPU cores, most of it
-tracing.
+Takes about 4 minutes (about 10 with --ablation) on 2 loaded CPU cores, most
+of it tracing.
 """
 
 import argparse
@@ -211,11 +211,13 @@ def _timed(step):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15, help="rounds (samples per contender)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps per contender")
+    parser.add_argument("--repeats", type=int, default=15,
+                        help="rounds (samples per contender)")
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="untimed steps per contender")
     parser.add_argument("--image-size", type=int, default=320)
     parser.add_argument("--ablation", action="store_true",
-                        help="also time the two variants without an optimisation")
+                        help="also time the three variants that undo optimisations")
     args = parser.parse_args()
 
     print("Machine:")
@@ -239,7 +241,8 @@ def main():
         if hasattr(model, "panet_layer_sizes"):
             entries = model.panet_layer_sizes()
             differ = sum(e["learned"] != e["baseline"] for e in entries)
-            moved = f"   convs at other sizes than the baseline's: {differ}/{len(entries)}"
+            moved = (f"   convs at other sizes than the baseline's: "
+                     f"{differ}/{len(entries)}")
         print(f"  {name:30s} trace + first step {traced[name]:6.1f} s   "
               f"PANet complexity {complexity:9.1f}{moved}", flush=True)
     for name in names:
@@ -257,8 +260,9 @@ def main():
             w, c = _timed(steps[name])
             wall[name].append(w * 1e3)
             cpu[name].append(c * 1e3)
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"\nPer training step, {args.repeats} interleaved samples each "
-          f"(load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}):\n")
+          f"(load average at the end: {load}):\n")
     header = (f"  {'contender':30s} {'wall ms':>8s} {'IQR ms':>15s} {'CPU ms':>8s} "
               f"{'wall/base':>9s} {'(medians)':>9s} {'CPU/base':>8s}")
     print(header)
