@@ -42,15 +42,15 @@ counts this growth, and a hinge with its cap at the baseline's complexity
 pushes back.
 
 Cost (TensorFlow, CPU; `benchmarks/yolov8_step_time.py`, BENCHMARKS.md): a
-training step at 320x320, batch 8, XS backbone takes about 1.2x the
-baseline's. Nearly all of the extra is the Resolution layers' dense
-per-axis products, which the math requires. In a TensorFlow graph the sizes
-are int tensors computed from the scales; the max-shape alignments and the
-output resizes skip their product at run time for branches that already
-have the target size (`keras_resolution.dct_resize`). Tracing the training
-step (and its first run) takes 2-3x the baseline's: its graph has about
-23,000 ops, plus 12,000 in the functions of those conditionals, against
-8,300.
+training step at 320x320, batch 8, XS backbone took 1.11-1.20x the
+baseline's over three runs (1.15-1.19x with learned-looking sizes). Nearly
+all of the extra is the Resolution layers' dense per-axis products, which
+the math requires. In a TensorFlow graph the sizes are int tensors computed
+from the scales; the max-shape alignments and the output resizes skip their
+product at run time for branches that already have the target size
+(`keras_resolution.dct_resize`). Tracing the training step (and its first
+run) takes 3-5x the baseline's: its graph has about 23,000 ops, plus 12,000
+in the functions of those conditionals, against 8,300.
 
 Backends: see `detection.yolov8` (TensorFlow: everything; JAX: everything,
 without jit; PyTorch: no `predict`, which needs torchvision there).
@@ -245,13 +245,15 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
             name: float(ops.convert_to_numpy(value))
             for name, value in self.panet_layer_complexities().items()
         }
-        header = (f"{'PANet conv':<40} {'input':>9} {'resized':>9} {'s_h':>6} {'s_w':>6} "
+        entries = self.panet_layer_sizes()
+        width = max(len("PANet conv"), *(len(entry["name"]) for entry in entries))
+        header = (f"{'PANet conv':<{width}} {'input':>9} {'resized':>9} {'s_h':>6} {'s_w':>6} "
                   f"{'C':>8} {'baseline out':>12} {'learned out':>11}")
         lines = [header, "-" * len(header)]
-        for entry, (name, layer, _) in zip(self.panet_layer_sizes(), self.panet_blocks()):
+        for entry, (name, layer, _) in zip(entries, self.panet_blocks()):
             resized = "x".join(str(v) for v in layer.output_sizes)
             lines.append(
-                f"{entry['name']:<40} {'x'.join(map(str, entry['input'])):>9} {resized:>9} "
+                f"{entry['name']:<{width}} {'x'.join(map(str, entry['input'])):>9} {resized:>9} "
                 f"{entry['scale'][0]:>6.3f} {entry['scale'][1]:>6.3f} "
                 f"{complexities[entry['name']]:>8.1f} "
                 f"{'x'.join(map(str, entry['baseline'])):>12} "

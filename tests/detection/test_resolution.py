@@ -301,8 +301,9 @@ class _TaperLowPass(keras.layers.Layer):
     def call(self, x):
         x = tf.transpose(x, (0, 3, 1, 2))  # (batch, channels, H, W)
         x = self._along_last_axis(x)  # W
-        x = tf.transpose(self._along_last_axis(tf.transpose(x, (0, 1, 3, 2))), (0, 1, 3, 2))
-        return tf.transpose(x, (0, 2, 3, 1))
+        x = tf.transpose(x, (0, 1, 3, 2))  # (batch, channels, W, H)
+        x = self._along_last_axis(x)  # H
+        return tf.transpose(x, (0, 3, 2, 1))
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -466,9 +467,11 @@ def test_save_and_load_restore_predictions_scales_and_optimizer(trained, tmp_pat
     for key in ("complexity_cap", "hinge_weight", "taper", "complexity_definition",
                 "bounding_box_format"):
         assert getattr(loaded, key) == getattr(model, key), key
-    for (name, layer, _), (_, other, _) in zip(model.panet_blocks(), loaded.panet_blocks()):
+    blocks = zip(model.panet_blocks(), loaded.panet_blocks())
+    for (name, layer, _), (_, other, _) in blocks:
         np.testing.assert_array_equal(
-            keras.ops.convert_to_numpy(other.scale), keras.ops.convert_to_numpy(layer.scale)
+            keras.ops.convert_to_numpy(other.scale),
+            keras.ops.convert_to_numpy(layer.scale),
         )
         assert other.output_sizes == layer.output_sizes, name
     # Compiled again with the optimizer's state: training resumes.
