@@ -10,6 +10,7 @@ from training.classification.models import budget_reference
 from training.classification.models import build_classifier
 from training.classification.models import fixed_complexity
 from training.classification.models import site_sizes
+from training.classification.models import size_complexity
 from training.classification.objective import classification_loss
 from training.classification.optim import make_optimizer
 
@@ -32,6 +33,7 @@ def test_resnet18_puts_one_resolution_layer_where_each_stage_downsamples():
     # s = 1: no downsampling anywhere, so the initial complexity is C_full.
     assert site_sizes(model) == {"stage2": (32, 32), "stage3": (32, 32), "stage4": (32, 32)}
     assert float(keras_resolution.complexity(model)) == model.complexity_full == 192.0
+    assert size_complexity(model) == 192.0  # from the integer sizes
 
 
 def test_resnet18_baseline_strides_and_its_budget():

@@ -33,6 +33,7 @@ transform `"fixed"`.
 """
 
 import functools
+import math
 
 import keras
 from keras import layers
@@ -235,34 +236,31 @@ def build_classifier(
     )
 
 
-def fixed_complexity(model, definition="linear"):
-    """Complexity of a fixed baseline, from its feature-map sizes.
+def size_complexity(model, definition="linear"):
+    """Complexity from the integer sizes at a classifier's resize sites.
 
-    Sums, over the `<site>_fixed` marker layers, the output length (1D) or
-    height + width ("linear") or height * width ("area"), as the paper
-    computes the complexity of its fixed-architecture baselines.
+    For a baseline these are its fixed feature-map sizes, which is how the
+    paper computes the complexity of its fixed-architecture baselines
+    (C_base); for a Resolution model, its current learned integer sizes.
+    Per site: the length (1D), height + width (`"linear"`) or height * width
+    (`"area"`).
 
     Args:
-        model: A baseline built with `transform="fixed"`.
+        model: A classifier from `build_classifier`.
         definition: `"linear"` or `"area"`.
 
     Returns:
-        Python float (0.0 for a model without markers).
+        Python float (0.0 for a model without resize sites).
     """
     if definition not in ("linear", "area"):
         raise ValueError(
             f"Unknown complexity `definition`: {definition!r}. Expected 'linear' or 'area'."
         )
-    total = 0.0
-    for layer in model.layers:
-        if not layer.name.endswith(FIXED_SUFFIX):
-            continue
-        sizes = layer.output.shape[1:-1]
-        value = 1.0 if definition == "area" else 0.0
-        for size in sizes:
-            value = value * size if definition == "area" else value + size
-        total += float(value)
-    return total
+    combine = math.prod if definition == "area" else sum
+    return float(sum(combine(sizes) for sizes in site_sizes(model).values()))
+
+
+fixed_complexity = size_complexity  # C_base of a baseline built with transform="fixed"
 
 
 def site_sizes(model):

@@ -40,8 +40,8 @@ from training.classification.config import ClassifyConfig
 from training.classification.data import load_dataset
 from training.classification.models import budget_reference
 from training.classification.models import build_classifier
-from training.classification.models import fixed_complexity
 from training.classification.models import site_sizes
+from training.classification.models import size_complexity
 from training.classification.objective import classification_loss
 from training.classification.optim import make_optimizer
 from training.classification.optim import piecewise_schedule
@@ -149,23 +149,15 @@ def evaluate_split(model, split, batch_size):
     return result
 
 
-def _combine(sizes, definition):
-    return float(np.prod(sizes) if definition == "area" else np.sum(sizes))
-
-
 def realised_complexity(model, config, c_full):
     """Continuous C, C from the integer sizes, and both as fractions of C_full."""
+    size_value = size_complexity(model, config.complexity_definition)
     if config.transform == "fixed":
-        value = fixed_complexity(model, config.complexity_definition)
-        size_value = value
+        value = size_value
     else:
         value = float(ops.convert_to_numpy(
             keras_resolution.complexity(model, config.complexity_definition)
         ))
-        size_value = sum(
-            _combine(layer.output_sizes, config.complexity_definition)
-            for layer in keras_resolution.resolution_layers(model)
-        )
     return {
         "complexity": value,
         "complexity_full": c_full,
