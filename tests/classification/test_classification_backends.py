@@ -1,9 +1,10 @@
 """The 1D CNN trains on JAX and PyTorch (each in its own process).
 
 On JAX the Resolution model runs without jit (its sizes follow the learned
-scales), and eager JAX compiles every operation for every new size: about
-30 s per training step on 2 CPU cores, so that case is marked slow; the
-fixed baseline (jit-compiled) stands in for it in the fast suite.
+scales), and eager JAX compiles every operation for every new size: two
+training steps took 28 s on an idle 2-core machine (and 30-40 s per step
+under load), so that case is marked slow; the fixed baseline
+(jit-compiled) stands in for it in the fast suite.
 """
 
 import importlib.util
