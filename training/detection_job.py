@@ -7,9 +7,7 @@ plots and the checkpoints. A run killed at any point resumes from its last
 checkpoint (`resume_training`) and ends where an uninterrupted run ends.
 """
 
-import csv
 import dataclasses
-import io
 import math
 import pathlib
 import time
@@ -30,8 +28,9 @@ from training.detection_eval import ground_truths_of
 from training.detection_eval import predict_detections
 from training.runs import RunDirectory
 from training.runs import RunState
-from training.runs import atomic_write
+from training.runs import atomic_write_csv
 from training.runs import atomic_write_json
+from training.runs import read_csv
 
 MODELS = ("baseline", "resolution")
 
@@ -260,7 +259,7 @@ def train_detection(config, resume=False, progress=True, extra_callbacks=()):
             model = build_detector(config, steps)
             state = RunState()
             run.write_config(dataclasses.asdict(config))
-    rows = read_results(run)[: state.epochs_done]
+    rows = read_csv(run.results_csv)[: state.epochs_done]
     started = time.time()
     for epoch in range(state.epochs_done, config.epochs):
         skip = state.batches_done if epoch == state.epochs_done else 0
@@ -290,7 +289,7 @@ def train_detection(config, resume=False, progress=True, extra_callbacks=()):
             if improved:
                 state.best_metric, state.best_epoch = row["map50"], epoch + 1
         rows.append(row)
-        write_results(run, rows)
+        atomic_write_csv(run.results_csv, rows)
         state = RunState(epoch + 1, 0, state.best_metric, state.best_epoch)
         run.save_checkpoint(model, state, best=improved)
         write_training_plots(run, rows, model, config)
@@ -381,26 +380,6 @@ def panet_complexity_value(model):
 def current_learning_rate(model):
     learning_rate = model.optimizer.learning_rate
     return float(keras.ops.convert_to_numpy(learning_rate))
-
-
-def read_results(run):
-    """Rows of results.csv (empty for a new run)."""
-    if not run.results_csv.exists():
-        return []
-    with open(run.results_csv, newline="") as file:
-        return [dict(row) for row in csv.DictReader(file)]
-
-
-def write_results(run, rows):
-    """Rewrites results.csv atomically with the union of all row keys."""
-    keys = []
-    for row in rows:
-        keys.extend(key for key in row if key not in keys)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=keys, restval="")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write(run.results_csv, lambda temporary: pathlib.Path(temporary).write_text(buffer.getvalue()))
 
 
 def write_training_plots(run, rows, model, config):

@@ -18,7 +18,9 @@ checkpoint it describes, so it never points at a checkpoint that does not
 exist yet.
 """
 
+import csv
 import dataclasses
+import io
 import json
 import os
 import pathlib
@@ -57,6 +59,46 @@ def atomic_write_json(path, data):
             file.write("\n")
 
     atomic_write(path, write)
+
+
+def atomic_write_csv(path, rows):
+    """Writes dict rows as CSV, atomically.
+
+    Args:
+        path: The CSV file.
+        rows: List of dicts; the columns are every key in order of first
+            use, and a row without a key gets an empty cell.
+    """
+    columns = []
+    for row in rows:
+        columns.extend(key for key in row if key not in columns)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, lambda temporary: pathlib.Path(temporary).write_text(buffer.getvalue()))
+
+
+def read_csv(path):
+    """Rows of a CSV written by `atomic_write_csv`, numbers parsed back and
+    empty cells as None; a missing file has no rows."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        return []
+    with open(path, newline="") as file:
+        return [{key: _parse_cell(text) for key, text in row.items()}
+                for row in csv.DictReader(file)]
+
+
+def _parse_cell(text):
+    if text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def atomic_save_model(model, path):

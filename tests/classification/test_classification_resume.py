@@ -5,7 +5,7 @@ import pytest
 
 from training.classification import train
 from training.classification.config import resolve_config
-from training.classification.report import read_csv
+from training.runs import read_csv
 from training.classification.train import run_classification
 from training.runs import RunDirectory
 

@@ -10,6 +10,8 @@ import pytest
 from training.runs import RunDirectory
 from training.runs import RunState
 from training.runs import atomic_write
+from training.runs import atomic_write_csv
+from training.runs import read_csv
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
@@ -25,6 +27,21 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         atomic_write(target, broken_writer)
     assert json.loads(target.read_text()) == {"old": True}
     assert os.listdir(tmp_path) == ["state.json"]  # No temporary left behind.
+
+
+def test_csv_round_trip_keeps_columns_types_and_missing_cells(tmp_path):
+    rows = [
+        {"epoch": 1, "loss": 2.5, "name": "stage2"},
+        {"epoch": 2, "loss": 1.25, "map50": 0.375},  # a column that appears later
+    ]
+    path = tmp_path / "results.csv"
+    atomic_write_csv(path, rows)
+    assert path.read_text().splitlines()[0] == "epoch,loss,name,map50"
+    assert read_csv(path) == [
+        {"epoch": 1, "loss": 2.5, "name": "stage2", "map50": None},
+        {"epoch": 2, "loss": 1.25, "name": None, "map50": 0.375},
+    ]
+    assert read_csv(tmp_path / "missing.csv") == []
 
 
 def test_state_and_config_round_trip(tmp_path):

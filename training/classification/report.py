@@ -1,10 +1,6 @@
-"""Plain-text tables and CSV files for run and sweep results."""
+"""Plain-text tables of run and sweep results."""
 
-import csv
-import io
 import math
-
-from training.runs import atomic_write
 
 
 def format_value(value):
@@ -44,37 +40,3 @@ def format_table(rows, columns, headers=None):
     for line in cells:
         lines.append("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
     return "\n".join(lines)
-
-
-def write_csv(path, rows):
-    """Writes dict rows as CSV atomically; columns in order of first use."""
-    columns = []
-    for row in rows:
-        columns.extend(key for key in row if key not in columns)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-
-    def write(temporary):
-        with open(temporary, "w") as file:
-            file.write(buffer.getvalue())
-
-    atomic_write(path, write)
-
-
-def read_csv(path):
-    """Rows of a CSV written by `write_csv`, numbers parsed back."""
-    with open(path) as file:
-        return [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(file)]
-
-
-def _parse(text):
-    if text == "":
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text

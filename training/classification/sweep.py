@@ -27,7 +27,7 @@ from training.classification.data import load_dataset
 from training.classification.models import budget_reference
 from training.classification.plots import plot_figure3
 from training.classification.report import format_table
-from training.classification.report import write_csv
+from training.runs import atomic_write_csv
 from training.classification.train import run_classification
 from training.runs import RunDirectory
 
@@ -145,7 +145,7 @@ def run_figure3(
                 verbose=verbose,
             )
             rows.append(_row(results, run_dir, target == base_budget))
-            write_csv(sweep.results_csv, rows)
+            atomic_write_csv(sweep.results_csv, rows)
             plot_figure3(rows, sweep.plots_dir / "figure3.png")
     if verbose:
         figure = sweep.plots_dir / "figure3.png"

@@ -46,8 +46,8 @@ from training.classification.objective import classification_loss
 from training.classification.optim import make_optimizer
 from training.classification.optim import piecewise_schedule
 from training.classification.report import format_table
-from training.classification.report import read_csv
-from training.classification.report import write_csv
+from training.runs import read_csv
+from training.runs import atomic_write_csv
 from training.runs import RunDirectory
 from training.runs import RunState
 from training.runs import atomic_write_json
@@ -295,7 +295,7 @@ def run_classification(config, run_dir, resume=False, data=None, verbose=1):
                 line += f" - complexity_fraction: {row['complexity_fraction']:.4f}"
             print(line)
         rows.append(row)
-        write_csv(run.results_csv, rows)
+        atomic_write_csv(run.results_csv, rows)
         improved = state.best_metric is None or row["val_accuracy"] > state.best_metric
         state = RunState(
             epochs_done=epoch + 1,
