@@ -244,6 +244,47 @@ def _upsample_2x(x):
     return ops.repeat(ops.repeat(x, 2, axis=1), 2, axis=2)
 
 
+def _merge_top_down(coarse, lateral, depth, name, hooks):
+    """Upsamples `coarse` x2, concatenates it with `lateral` and mixes the
+    result with a CSP block of `lateral`'s channels."""
+    merged = ops.concatenate(
+        hooks.align([_upsample_2x(coarse), lateral], f"{name}_merge"), -1
+    )
+    return apply_csp_block(
+        merged,
+        channels=lateral.shape[-1],
+        depth=depth,
+        shortcut=False,
+        activation="swish",
+        name=name,
+        hooks=hooks,
+    )
+
+
+def _merge_bottom_up(fine, lateral, name, hooks):
+    """Halves `fine` with a 3x3 stride-2 conv, concatenates it with
+    `lateral` and mixes the result with a depth-2 CSP block of `lateral`'s
+    channels."""
+    down = apply_conv_bn(
+        fine,
+        fine.shape[-1],
+        kernel_size=3,
+        strides=2,
+        activation="swish",
+        name=name,
+        hooks=hooks,
+    )
+    merged = ops.concatenate(hooks.align([down, lateral], f"{name}_merge"), -1)
+    return apply_csp_block(
+        merged,
+        channels=lateral.shape[-1],
+        shortcut=False,
+        activation="swish",
+        name=f"{name}_block",
+        hooks=hooks,
+    )
+
+
 def apply_path_aggregation_fpn(features, depth=2, name="pa_fpn", hooks=None):
     """Applies the YOLOv8 path aggregation FPN to P3, P4 and P5 features.
 
@@ -287,74 +328,10 @@ def apply_path_aggregation_fpn(features, depth=2, name="pa_fpn", hooks=None):
     """
     hooks = hooks or PANetHooks()
     p3, p4, p5 = features
-
-    p5_up = _upsample_2x(p5)
-    p4p5 = ops.concatenate(hooks.align([p5_up, p4], f"{name}_p4p5_merge"), -1)
-    p4p5 = apply_csp_block(
-        p4p5,
-        channels=p4.shape[-1],
-        depth=depth,
-        shortcut=False,
-        activation="swish",
-        name=f"{name}_p4p5",
-        hooks=hooks,
-    )
-
-    p4p5_up = _upsample_2x(p4p5)
-    p3p4p5 = ops.concatenate(
-        hooks.align([p4p5_up, p3], f"{name}_p3p4p5_merge"), -1
-    )
-    p3p4p5 = apply_csp_block(
-        p3p4p5,
-        channels=p3.shape[-1],
-        depth=depth,
-        shortcut=False,
-        activation="swish",
-        name=f"{name}_p3p4p5",
-        hooks=hooks,
-    )
-
-    down1 = apply_conv_bn(
-        p3p4p5,
-        p3p4p5.shape[-1],
-        kernel_size=3,
-        strides=2,
-        activation="swish",
-        name=f"{name}_p3p4p5_downsample1",
-        hooks=hooks,
-    )
-    down1 = ops.concatenate(
-        hooks.align([down1, p4p5], f"{name}_p3p4p5_downsample1_merge"), -1
-    )
-    down1 = apply_csp_block(
-        down1,
-        channels=p4p5.shape[-1],
-        shortcut=False,
-        activation="swish",
-        name=f"{name}_p3p4p5_downsample1_block",
-        hooks=hooks,
-    )
-
-    down2 = apply_conv_bn(
-        down1,
-        down1.shape[-1],
-        kernel_size=3,
-        strides=2,
-        activation="swish",
-        name=f"{name}_p3p4p5_downsample2",
-        hooks=hooks,
-    )
-    down2 = ops.concatenate(
-        hooks.align([down2, p5], f"{name}_p3p4p5_downsample2_merge"), -1
-    )
-    down2 = apply_csp_block(
-        down2,
-        channels=p5.shape[-1],
-        shortcut=False,
-        activation="swish",
-        name=f"{name}_p3p4p5_downsample2_block",
-        hooks=hooks,
-    )
+    p4p5 = _merge_top_down(p5, p4, depth, f"{name}_p4p5", hooks)
+    p3p4p5 = _merge_top_down(p4p5, p3, depth, f"{name}_p3p4p5", hooks)
+    down1 = _merge_bottom_up(p3p4p5, p4p5, f"{name}_p3p4p5_downsample1", hooks)
+    down2 = _merge_bottom_up(down1, p5, f"{name}_p3p4p5_downsample2", hooks)
 
     outputs = []
     for level, (x, feature) in enumerate(zip((p3p4p5, down1, down2), features)):
