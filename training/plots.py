@@ -61,6 +61,38 @@ def plot_map_and_complexity(rows, path, complexity_cap=None):
     _save(figure, path)
 
 
+def plot_table1(results_by_label, path):
+    """The Table 1 sweep as a picture: mAP@0.5 against PANet complexity,
+    one small dot per run and a large marker with error bars (mean +- std
+    over seeds) per model; the baseline's mean complexity, which is the
+    hinge cap, as a dotted line.
+
+    Args:
+        results_by_label: dict of model label -> list of run results
+            (dicts with `map50` and `panet_complexity`).
+        path: PNG path.
+    """
+    figure, axis = plt.subplots(figsize=(6.5, 4.5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, (label, results) in enumerate(results_by_label.items()):
+        colour = colours[index % len(colours)]
+        complexities = np.array([r["panet_complexity"] for r in results], float)
+        maps = 100 * np.array([r["map50"] for r in results], float)
+        axis.scatter(complexities, maps, s=14, color=colour, alpha=0.5)
+        spread = (lambda v: v.std(ddof=1) if len(v) > 1 else 0.0)
+        axis.errorbar(complexities.mean(), maps.mean(), xerr=spread(complexities),
+                      yerr=spread(maps), fmt="o", markersize=8, capsize=3,
+                      color=colour, label=f"{label} (n={len(results)})")
+        if label == "baseline":
+            axis.axvline(complexities.mean(), color=colour, linestyle=":", alpha=0.6)
+    axis.set_xlabel("PANet complexity (baseline = cap, dotted)")
+    axis.set_ylabel("mAP@0.5 (%)")
+    axis.set_title("Table 1 sweep: accuracy against PANet complexity")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    _save(figure, path)
+
+
 def plot_learned_sizes(layer_sizes, path):
     """Learned PANet sizes against the baseline's, one pair of bars per layer.
 

@@ -2,10 +2,12 @@
 complexity cap with several hinge weights, over seeds, as one table."""
 
 import dataclasses
+import json
 import pathlib
 
 import numpy as np
 
+from training.runs import atomic_write
 from training.runs import atomic_write_json
 
 
@@ -20,34 +22,77 @@ def table1_runs(base_config, seeds, hinge_weights):
     return runs
 
 
+def run_name(label, seed):
+    """Directory name of one run of the sweep.
+
+    Example:
+
+    >>> run_name("resolution lambda=0.001", 2)
+    'resolution_lambda0.001_seed2'
+    """
+    return label.replace(" ", "_").replace("=", "") + f"_seed{seed}"
+
+
+BAND_KEYS = ("ap50_small", "ap50_medium", "ap50_large")
+
+
+def _mean_and_spread(values):
+    values = np.asarray(values, float)
+    spread = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return float(values.mean()), spread
+
+
 def summarise(results_by_label):
-    """Mean and spread (sample std, n-1) of each label's mAP and complexity."""
+    """Mean and spread (sample std, n-1; 0 for one run) of each label's
+    mAP@0.5 and PANet complexity, and the mean AP of each size band where
+    the results have them (the embedded data does)."""
     rows = []
     for label, results in results_by_label.items():
-        maps = np.array([r["map50"] for r in results], float)
-        complexities = np.array([r["panet_complexity"] for r in results], float)
-        rows.append({
+        map_mean, map_std = _mean_and_spread([r["map50"] for r in results])
+        complexity_mean, complexity_std = _mean_and_spread(
+            [r["panet_complexity"] for r in results])
+        row = {
             "model": label,
             "runs": len(results),
-            "map50_mean": float(maps.mean()),
-            "map50_std": float(maps.std(ddof=1)) if len(maps) > 1 else 0.0,
-            "panet_complexity_mean": float(complexities.mean()),
-            "panet_complexity_std": float(complexities.std(ddof=1)) if len(maps) > 1 else 0.0,
+            "map50_mean": map_mean,
+            "map50_std": map_std,
+            "panet_complexity_mean": complexity_mean,
+            "panet_complexity_std": complexity_std,
             "trainable_params": int(results[0]["trainable_params"]),
-        })
+        }
+        for key in BAND_KEYS:
+            if all(r.get(key) is not None for r in results):
+                row[key + "_mean"] = _mean_and_spread([r[key] for r in results])[0]
+        rows.append(row)
     return rows
 
 
 def format_table1(rows):
     """Rows in the paper's Table 1 layout: model, mAP@0.5, PANet complexity,
-    trainable parameters (mean +- std over seeds)."""
-    header = f"{'Model':<28} {'mAP@0.5':>16} {'PANet complexity':>22} {'Trainable params':>17}"
+    trainable parameters (mean +- std over seeds), then the mean AP@0.5 of
+    the small, medium and large objects where known.
+
+    Example:
+
+    >>> print(format_table1([{"model": "baseline", "runs": 1, "map50_mean": 0.5,
+    ...     "map50_std": 0.0, "panet_complexity_mean": 2875.0,
+    ...     "panet_complexity_std": 0.0, "trainable_params": 3422175}]))
+    Model                        runs          mAP@0.5       PANet complexity  Trainable params
+    -------------------------------------------------------------------------------------------
+    baseline                        1     50.0% +- 0.0             2,875 +- 0         3,422,175
+    """
+    bands = [key for key in BAND_KEYS if all(key + "_mean" in row for row in rows)]
+    header = (f"{'Model':<28} {'runs':>4} {'mAP@0.5':>16} {'PANet complexity':>22} "
+              f"{'Trainable params':>17}")
+    header += "".join(f" {key.replace('ap50_', 'AP '):>9}" for key in bands)
     lines = [header, "-" * len(header)]
     for row in rows:
         mean_map = f"{100 * row['map50_mean']:.1f}% +- {100 * row['map50_std']:.1f}"
         complexity = f"{row['panet_complexity_mean']:,.0f} +- {row['panet_complexity_std']:,.0f}"
-        lines.append(f"{row['model']:<28} {mean_map:>16} {complexity:>22} "
-                     f"{row['trainable_params']:>17,}")
+        line = (f"{row['model']:<28} {row['runs']:>4} {mean_map:>16} {complexity:>22} "
+                f"{row['trainable_params']:>17,}")
+        line += "".join(f" {100 * row[key + '_mean']:>8.1f}%" for key in bands)
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -60,13 +105,11 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, progress=True):
     sweep_dir = pathlib.Path(sweep_dir)
     results_by_label = {}
     for label, config in table1_runs(base_config, seeds, hinge_weights):
-        name = label.replace(" ", "_").replace("=", "") + f"_seed{config.seed}"
-        config = dataclasses.replace(config, run_dir=str(sweep_dir / name))
+        config = dataclasses.replace(
+            config, run_dir=str(sweep_dir / run_name(label, config.seed)))
         run = RunDirectory(config.run_dir)
         state = run.read_state()
         if state.finished and (run.path / "results.json").exists():
-            import json
-
             results = json.loads((run.path / "results.json").read_text())
         else:
             results = train_detection(config, resume=run.last_checkpoint.exists(),
@@ -75,6 +118,10 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, progress=True):
     rows = summarise(results_by_label)
     table = format_table1(rows)
     print("\n" + table)
-    (sweep_dir / "table1.txt").write_text(table + "\n")
+    atomic_write(sweep_dir / "table1.txt",
+                 lambda temporary: pathlib.Path(temporary).write_text(table + "\n"))
     atomic_write_json(sweep_dir / "table1.json", {"rows": rows, "runs": results_by_label})
+    from training.plots import plot_table1
+
+    plot_table1(results_by_label, sweep_dir / "table1.png")
     return rows
