@@ -25,6 +25,13 @@ Schedules:
 * `embedded-radio`: 8 epochs, Adam lr 1e-3, batch 64, x0.1 at epochs 5 and
   7; scales at 12x the weights' rate. (At lr 3e-3 the fixed 1D CNN, which
   has no normalisation layers, stayed at chance accuracy.)
+* Both embedded schedules use lambda = 1000 instead of the paper's 100.
+  The budget term balances the classification loss where
+  dCE/df = -2 lambda (f - p*) (f = C / C_full). On these short runs of
+  small, half-trained networks that pull is strong: at lambda = 100 the
+  first embedded sweep ended 25% (images) and 11% (radio) above p* = 0.1
+  (f = 0.125 and 0.111), outside the 5% the budget must hold. lambda =
+  1000 shrinks the offset tenfold. The paper's schedules keep lambda = 100.
 * Both embedded schedules (with 3,200 training images and 5,200 training
   frames) are sized so that the whole embedded Figure 3 sweep (20 runs)
   fits in 30 minutes on 2 CPU cores shared with other work.
@@ -51,10 +58,12 @@ SCHEDULES = {
     "embedded-images": dict(
         epochs=5, batch_size=32, optimizer="adam", learning_rate=3e-3,
         scale_learning_rate_factor=4.0, lr_decay_epochs=[3, 4], width=4,
+        penalty_weight=1000.0,
     ),
     "embedded-radio": dict(
         epochs=8, batch_size=64, optimizer="adam", learning_rate=1e-3,
         scale_learning_rate_factor=12.0, lr_decay_epochs=[5, 7],
+        penalty_weight=1000.0,
     ),
 }  # fmt: skip
 DEFAULT_TARGET_BUDGET = 0.5
