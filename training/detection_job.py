@@ -30,6 +30,7 @@ from training.runs import RunDirectory
 from training.runs import RunState
 from training.runs import atomic_write_csv
 from training.runs import atomic_write_json
+from training.runs import atomic_write_text
 from training.runs import read_csv
 
 MODELS = ("baseline", "resolution")
@@ -338,7 +339,7 @@ def final_results(model, config, run, eval_records, progress, write=True):
     summary = format_summary(results) + "\n\n" + table
     print(summary)
     if write:
-        (run.path / "summary.txt").write_text(summary + "\n")
+        atomic_write_text(run.path / "summary.txt", summary + "\n")
         atomic_write_json(run.path / "results.json", results)
         _plot_examples(eval_records[:8], predictions[:8], config, run)
     return results

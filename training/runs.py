@@ -61,6 +61,11 @@ def atomic_write_json(path, data):
     atomic_write(path, write)
 
 
+def atomic_write_text(path, text):
+    """Writes `text` to `path`, atomically."""
+    atomic_write(path, lambda temporary: pathlib.Path(temporary).write_text(text))
+
+
 def atomic_write_csv(path, rows):
     """Writes dict rows as CSV, atomically.
 
@@ -76,7 +81,7 @@ def atomic_write_csv(path, rows):
     writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write(path, lambda temporary: pathlib.Path(temporary).write_text(buffer.getvalue()))
+    atomic_write_text(path, buffer.getvalue())
 
 
 def read_csv(path):

@@ -7,8 +7,8 @@ import pathlib
 
 import numpy as np
 
-from training.runs import atomic_write
 from training.runs import atomic_write_json
+from training.runs import atomic_write_text
 
 
 def table1_runs(base_config, seeds, hinge_weights):
@@ -118,8 +118,7 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, progress=True):
     rows = summarise(results_by_label)
     table = format_table1(rows)
     print("\n" + table)
-    atomic_write(sweep_dir / "table1.txt",
-                 lambda temporary: pathlib.Path(temporary).write_text(table + "\n"))
+    atomic_write_text(sweep_dir / "table1.txt", table + "\n")
     atomic_write_json(sweep_dir / "table1.json", {"rows": rows, "runs": results_by_label})
     from training.plots import plot_table1
 
