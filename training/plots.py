@@ -61,7 +61,7 @@ def plot_map_and_complexity(rows, path, complexity_cap=None):
     _save(figure, path)
 
 
-def plot_table1(results_by_label, path):
+def plot_table1(results_by_label, rows, path):
     """The Table 1 sweep as a picture: mAP@0.5 against PANet complexity,
     one small dot per run and a large marker with error bars (mean +- std
     over seeds) per model; the baseline's mean complexity, which is the
@@ -70,21 +70,23 @@ def plot_table1(results_by_label, path):
     Args:
         results_by_label: dict of model label -> list of run results
             (dicts with `map50` and `panet_complexity`).
+        rows: `training.sweeps.summarise(results_by_label)`: each model's
+            mean and spread.
         path: PNG path.
     """
     figure, axis = plt.subplots(figsize=(6.5, 4.5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for index, (label, results) in enumerate(results_by_label.items()):
+    for index, row in enumerate(rows):
         colour = colours[index % len(colours)]
-        complexities = np.array([r["panet_complexity"] for r in results], float)
-        maps = 100 * np.array([r["map50"] for r in results], float)
-        axis.scatter(complexities, maps, s=14, color=colour, alpha=0.5)
-        spread = (lambda v: v.std(ddof=1) if len(v) > 1 else 0.0)
-        axis.errorbar(complexities.mean(), maps.mean(), xerr=spread(complexities),
-                      yerr=spread(maps), fmt="o", markersize=8, capsize=3,
-                      color=colour, label=f"{label} (n={len(results)})")
-        if label == "baseline":
-            axis.axvline(complexities.mean(), color=colour, linestyle=":", alpha=0.6)
+        results = results_by_label[row["model"]]
+        axis.scatter([r["panet_complexity"] for r in results],
+                     [100 * r["map50"] for r in results], s=14, color=colour, alpha=0.5)
+        axis.errorbar(row["panet_complexity_mean"], 100 * row["map50_mean"],
+                      xerr=row["panet_complexity_std"], yerr=100 * row["map50_std"],
+                      fmt="o", markersize=8, capsize=3, color=colour,
+                      label=f"{row['model']} (n={row['runs']})")
+        if row["model"] == "baseline":
+            axis.axvline(row["panet_complexity_mean"], color=colour, linestyle=":", alpha=0.6)
     axis.set_xlabel("PANet complexity (baseline = cap, dotted)")
     axis.set_ylabel("mAP@0.5 (%)")
     axis.set_title("Table 1 sweep: accuracy against PANet complexity")

@@ -122,5 +122,5 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, progress=True):
     atomic_write_json(sweep_dir / "table1.json", {"rows": rows, "runs": results_by_label})
     from training.plots import plot_table1
 
-    plot_table1(results_by_label, sweep_dir / "table1.png")
+    plot_table1(results_by_label, rows, sweep_dir / "table1.png")
     return rows
