@@ -62,7 +62,10 @@ def _add_training_options(parser):
         help="learning rate of the Resolution scales over the weights'",
     )  # fmt: skip
     _add(parser, "--taper", type=float, default=None, help="taper length (paper: 4)")
-    _add(parser, "--penalty-weight", type=float, default=None, help="lambda (paper and default: 100; 1000 on the embedded data)")
+    _add(
+        parser, "--penalty-weight", type=float, default=None,
+        help="lambda (paper and default: 100; 1000 on the embedded data)",
+    )  # fmt: skip
     _add(parser, "--complexity-definition", choices=("linear", "area"), default=None)
     _add(parser, "--width", type=int, default=None, help="ResNet-18 stage-1 channels")
     _add(parser, "--seed", type=int, default=None)

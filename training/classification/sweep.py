@@ -27,9 +27,9 @@ from training.classification.data import load_dataset
 from training.classification.models import budget_reference
 from training.classification.plots import plot_figure3
 from training.classification.report import format_table
-from training.runs import atomic_write_csv
 from training.classification.train import run_classification
 from training.runs import RunDirectory
+from training.runs import atomic_write_csv
 
 FIGURE3_TARGETS = (0.1, 0.25, 0.5, 1.0)
 FIGURE3_TRANSFORMS = ("dct", "dft")

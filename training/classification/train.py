@@ -46,11 +46,11 @@ from training.classification.objective import classification_loss
 from training.classification.optim import make_optimizer
 from training.classification.optim import piecewise_schedule
 from training.classification.report import format_table
-from training.runs import read_csv
-from training.runs import atomic_write_csv
 from training.runs import RunDirectory
 from training.runs import RunState
+from training.runs import atomic_write_csv
 from training.runs import atomic_write_json
+from training.runs import read_csv
 
 FINAL_FILE = "final.json"
 SUMMARY_COLUMNS = (
@@ -248,9 +248,8 @@ def run_classification(config, run_dir, resume=False, data=None, verbose=1):
     # process), so a run starts from the same weights alone or in a sweep.
     keras.utils.set_random_seed(config.seed)
     model = run.load_last() if resuming else build_model(config, data)
-    rows = []
-    if resuming and run.results_csv.exists():  # rows past the checkpoint are redone
-        rows = read_csv(run.results_csv)[: state.epochs_done]
+    # Rows past the checkpoint are redone.
+    rows = read_csv(run.results_csv)[: state.epochs_done] if resuming else []
     if verbose:
         print(
             f"{config.architecture} / {config.transform} on {data.description}; "
