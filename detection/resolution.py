@@ -43,7 +43,8 @@ pushes back.
 
 Cost (TensorFlow, CPU; `benchmarks/yolov8_step_time.py`, BENCHMARKS.md): a
 training step at 320x320, batch 8, XS backbone took 1.11-1.20x the
-baseline's over three runs (1.15-1.19x with learned-looking sizes). Nearly
+baseline's over three runs on a loaded machine (1.15-1.19x with
+learned-looking sizes), and 1.22-1.26x on an idle one. Nearly
 all of the extra is the Resolution layers' dense per-axis products, which
 the math requires. In a TensorFlow graph the sizes are int tensors computed
 from the scales; the max-shape alignments and the output resizes skip their
