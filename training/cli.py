@@ -10,7 +10,7 @@ import argparse
 import dataclasses
 import sys
 
-from training.detection_job import DetectionJobConfig
+from training.detection.job import DetectionJobConfig
 
 
 def _add_detection_options(parser):
@@ -109,7 +109,7 @@ def _classification_cli():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "train":
-        from training.detection_job import train_detection
+        from training.detection.job import train_detection
 
         if args.resume:
             config = DetectionJobConfig(run_dir=args.resume)
@@ -117,11 +117,11 @@ def main(argv=None):
         else:
             train_detection(_config_from(args))
     elif args.command == "evaluate":
-        from training.detection_job import evaluate_run
+        from training.detection.job import evaluate_run
 
         evaluate_run(args.run_dir, data=args.data, checkpoint=args.checkpoint)
     elif args.command == "sweep" and args.table1:
-        from training.sweeps import run_table1
+        from training.detection.table1 import run_table1
 
         run_table1(_config_from(args), args.seeds, args.hinge_weights, args.sweep_dir)
     elif args.command == "sweep" and args.figure3:

@@ -25,7 +25,7 @@ SCRIPT = textwrap.dedent(
     import keras_resolution
     from training.classification.config import resolve_config
     from training.classification.data import EmbeddedSizes, load_dataset
-    from training.classification.train import build_model
+    from training.classification.job import build_model
 
     assert keras.backend.backend() == "{backend}"
     keras.utils.set_random_seed(0)

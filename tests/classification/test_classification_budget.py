@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from training.classification.config import resolve_config
-from training.classification.train import build_model
-from training.classification.train import realised_complexity
+from training.classification.job import build_model
+from training.classification.job import realised_complexity
 
 SWEEP_TARGETS = (0.1, 0.25, 56 / 192, 0.5, 1.0)
 

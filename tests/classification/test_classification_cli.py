@@ -10,7 +10,7 @@ from training.classification.cli import add_classify_parser
 from training.classification.cli import add_figure3_arguments
 from training.classification.cli import _options
 from training.classification.cli import main
-from training.runs import read_csv
+from training.common.run_directory import read_csv
 
 SMALL = ["--max-examples", "64", "--epochs", "1", "--batch-size", "32", "--quiet"]
 

@@ -5,14 +5,13 @@ import numpy as np
 import pytest
 
 import keras_resolution
-from training.classification.models import MeanVariancePooling1D
-from training.classification.models import budget_reference
-from training.classification.models import build_classifier
-from training.classification.models import fixed_complexity
-from training.classification.models import site_sizes
-from training.classification.models import size_complexity
-from training.classification.objective import classification_loss
-from training.classification.optim import make_optimizer
+from keras_resolution.applications.classifiers import MeanVariancePooling1D
+from keras_resolution.applications.classifiers import budget_reference
+from keras_resolution.applications.classifiers import build_classifier
+from keras_resolution.applications.classifiers import fixed_complexity
+from keras_resolution.applications.classifiers import site_sizes
+from keras_resolution.applications.classifiers import size_complexity
+from training.common.optimizers import make_optimizer
 
 
 def _trainable(model):
@@ -85,7 +84,7 @@ def test_both_models_train_a_few_steps(dataset, transform, request):
         data.architecture, data.input_shape, data.num_classes, transform, 0.25, **kwargs
     )
     optimizer = make_optimizer("adam", 1e-2, scale_learning_rate_factor=4.0)
-    model.compile(optimizer, classification_loss())
+    model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy())
     x, y = data.train.read(np.arange(64))
     history = model.fit(x, y, batch_size=32, epochs=1, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
@@ -97,9 +96,9 @@ def test_objective_is_cross_entropy_plus_quadratic_budget(tiny_radio):
     model = build_classifier(
         "radio_cnn", tiny_radio.input_shape, 8, "dct", 0.25, penalty_weight=100.0
     )
-    model.compile("sgd", classification_loss())
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy())
     x, y = tiny_radio.train.read(np.arange(32))
-    cross_entropy = float(classification_loss()(y, model.predict(x, verbose=0)))
+    cross_entropy = float(keras.losses.SparseCategoricalCrossentropy()(y, model.predict(x, verbose=0)))
     total = model.evaluate(x, y, batch_size=32, verbose=0, return_dict=True)
     # C = C_full at s = 1, so the budget term is 100 * (1 - 0.25)^2.
     np.testing.assert_allclose(total["loss"], cross_entropy + 100 * 0.75**2, rtol=1e-4)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from keras_resolution import ResolutionLayer
-from training.classification.optim import ResolutionAdam
-from training.classification.optim import ResolutionSGD
-from training.classification.optim import make_optimizer
-from training.classification.optim import piecewise_schedule
+from training.common.optimizers import ResolutionAdam
+from training.common.optimizers import ResolutionSGD
+from training.common.optimizers import make_optimizer
+from training.common.optimizers import piecewise_schedule
 
 
 def _one_step(optimizer):

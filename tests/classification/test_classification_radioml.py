@@ -7,7 +7,7 @@ import pytest
 
 from training.classification.data.radioml import RADIOML_CLASSES
 from training.classification.data.radioml import load_radioml
-from training.classification.train import evaluate_split
+from training.classification.job import evaluate_split
 
 N, LENGTH = 96, 1024
 SNRS = np.arange(-20, 32, 2)

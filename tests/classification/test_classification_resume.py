@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from training.classification import train
+from training.classification import job as train
 from training.classification.config import resolve_config
-from training.runs import read_csv
-from training.classification.train import run_classification
-from training.runs import RunDirectory
+from training.common.run_directory import read_csv
+from training.classification.job import run_classification
+from training.common.run_directory import RunDirectory
 
 
 class Killed(Exception):

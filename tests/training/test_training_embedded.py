@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from training.data.embedded import EMBEDDED_CLASSES
-from training.data.embedded import SCALE_BANDS
-from training.data.embedded import EmbeddedConfig
-from training.data.embedded import ensure_embedded_dataset
-from training.data.voc import load_voc_directory
+from training.detection.data.embedded import EMBEDDED_CLASSES
+from training.detection.data.embedded import SCALE_BANDS
+from training.detection.data.embedded import EmbeddedConfig
+from training.detection.data.embedded import ensure_embedded_dataset
+from training.detection.data.voc import load_voc_directory
 
 SMALL = EmbeddedConfig(seed=3, num_train=60, num_val=5, num_test=10)
 

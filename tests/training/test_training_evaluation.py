@@ -1,4 +1,4 @@
-"""Tests for training.evaluation (VOC mAP@0.5 in NumPy).
+"""Tests for training.detection.average_precision (VOC mAP@0.5 in NumPy).
 
 Expected AP values are computed by hand in the comments: ranking, then
 precision and recall after each counted detection, then AP.
@@ -10,11 +10,11 @@ import time
 import numpy as np
 import pytest
 
-from training.evaluation import average_precision
-from training.evaluation import evaluate_detections
-from training.evaluation import format_average_precision_table
-from training.evaluation import pairwise_iou
-from training.evaluation import unbatch_detections
+from training.detection.average_precision import average_precision
+from training.detection.average_precision import evaluate_detections
+from training.detection.average_precision import format_average_precision_table
+from training.detection.average_precision import pairwise_iou
+from training.detection.average_precision import unbatch_detections
 
 # Four well separated 10x10 boxes; a detection equal to one of them has
 # IoU 1 with it and IoU 0 with the others.
@@ -544,7 +544,7 @@ def test_speed_voc2007_test_size():
 def test_close_to_pycocotools_ap50_without_difficult_objects():
     """Compares the "area" method with pycocotools' AP at IoU 0.50.
 
-    The two differ by design (see training.evaluation's module docstring):
+    The two differ by design (see training.detection.average_precision's module docstring):
     COCO samples the precision envelope at 101 recall points, has no
     difficult flag, and matches a detection to the best *unmatched* ground
     truth. Here there are no difficult objects and the ground-truth boxes of

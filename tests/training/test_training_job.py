@@ -7,12 +7,12 @@ import keras
 import numpy as np
 import pytest
 
-from training.data.embedded import EMBEDDED_CLASSES
-from training.data.embedded import EmbeddedConfig
-from training.data.embedded import ensure_embedded_dataset
-from training.detection_job import DetectionJobConfig
-from training.detection_job import train_detection
-from training.runs import RunDirectory
+from training.detection.data.embedded import EMBEDDED_CLASSES
+from training.detection.data.embedded import EmbeddedConfig
+from training.detection.data.embedded import ensure_embedded_dataset
+from training.detection.job import DetectionJobConfig
+from training.detection.job import train_detection
+from training.common.run_directory import RunDirectory
 
 
 @pytest.fixture(scope="module")

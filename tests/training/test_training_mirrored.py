@@ -14,8 +14,8 @@ SCRIPT = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from training.data.embedded import EMBEDDED_CLASSES, EmbeddedConfig, ensure_embedded_dataset
-    from training.detection_job import DetectionJobConfig, train_detection
+    from training.detection.data.embedded import EMBEDDED_CLASSES, EmbeddedConfig, ensure_embedded_dataset
+    from training.detection.job import DetectionJobConfig, train_detection
     data = ensure_embedded_dataset(EmbeddedConfig(seed=9, num_train=16, num_val=1, num_test=4),
                                    sys.argv[1] + "/data")
     config = DetectionJobConfig(

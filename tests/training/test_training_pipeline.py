@@ -2,11 +2,11 @@
 
 import numpy as np
 
-from training.data.embedded import EMBEDDED_CLASSES
-from training.data.embedded import EmbeddedConfig
-from training.data.embedded import ensure_embedded_dataset
-from training.data.pipeline import make_detection_dataset
-from training.data.voc import load_voc_directory
+from training.detection.data.embedded import EMBEDDED_CLASSES
+from training.detection.data.embedded import EmbeddedConfig
+from training.detection.data.embedded import ensure_embedded_dataset
+from training.detection.data.pipeline import make_detection_dataset
+from training.detection.data.voc import load_voc_directory
 
 
 def _records(tmp_path):

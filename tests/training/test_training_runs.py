@@ -7,11 +7,11 @@ import keras
 import numpy as np
 import pytest
 
-from training.runs import RunDirectory
-from training.runs import RunState
-from training.runs import atomic_write
-from training.runs import atomic_write_csv
-from training.runs import read_csv
+from training.common.run_directory import RunDirectory
+from training.common.run_directory import RunState
+from training.common.run_directory import atomic_write
+from training.common.run_directory import atomic_write_csv
+from training.common.run_directory import read_csv
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):

@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from training import sweeps
-from training.detection_job import DetectionJobConfig
-from training.runs import RunDirectory
-from training.runs import RunState
+from training.detection import table1 as sweeps
+from training.detection.job import DetectionJobConfig
+from training.common.run_directory import RunDirectory
+from training.common.run_directory import RunState
 
 
 def test_plan_has_the_baseline_and_every_hinge_weight_for_every_seed():
@@ -62,7 +62,7 @@ def test_sweep_trains_each_run_once_and_reuses_finished_runs(tmp_path, monkeypat
         run.write_state(RunState(epochs_done=1, finished=True))
         return result
 
-    monkeypatch.setattr("training.detection_job.train_detection", fake_train)
+    monkeypatch.setattr("training.detection.job.train_detection", fake_train)
     base = DetectionJobConfig()
     rows = sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, progress=False)
     assert len(trained) == 4 and not any(resume for *_, resume in trained)

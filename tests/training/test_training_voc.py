@@ -1,4 +1,4 @@
-"""Tests for training.data.voc on small VOC-format directories."""
+"""Tests for training.detection.data.voc on small VOC-format directories."""
 
 import logging
 import pathlib
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from training.data import voc
+from training.detection.data import voc
 
 WIDTH, HEIGHT = 64, 48
 
@@ -99,7 +99,7 @@ def test_clean_directory(tmp_path, caplog):
         "000002": (annotation_xml("000002.jpg"), (WIDTH, HEIGHT)),
     }
     directory = write_voc(tmp_path, entries, ["000001", "000002"])
-    with caplog.at_level(logging.INFO, logger="training.data.voc"):
+    with caplog.at_level(logging.INFO, logger="training.detection.data.voc"):
         records, summary = voc.load_voc_directory(directory)
 
     assert [record.image_id for record in records] == ["000001", "000002"]
@@ -271,7 +271,7 @@ def write_messy_voc(directory):
 
 def test_every_bad_file_is_reported_and_counted(tmp_path, caplog):
     directory = write_messy_voc(tmp_path)
-    with caplog.at_level(logging.INFO, logger="training.data.voc"):
+    with caplog.at_level(logging.INFO, logger="training.detection.data.voc"):
         records, summary = voc.load_voc_directory(directory)
 
     # Kept: the clean image, the one with an unknown object, the ones with

@@ -3,9 +3,9 @@
 import numpy as np
 import tensorflow as tf
 
-from training.data.voc import VOC_CLASSES
-from training.data.voc import load_voc_directory
-from training.data.voc_export import export_voc_layout
+from training.detection.data.voc import VOC_CLASSES
+from training.detection.data.voc import load_voc_directory
+from training.detection.data.voc_export import export_voc_layout
 
 
 def _examples(count, seed):

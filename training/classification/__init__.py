@@ -14,8 +14,8 @@ Example:
 
 from training.classification.config import ClassifyConfig
 from training.classification.config import resolve_config
-from training.classification.models import budget_reference
-from training.classification.models import build_classifier
-from training.classification.models import fixed_complexity
-from training.classification.sweep import run_figure3
-from training.classification.train import run_classification
+from keras_resolution.applications.classifiers import budget_reference
+from keras_resolution.applications.classifiers import build_classifier
+from keras_resolution.applications.classifiers import fixed_complexity
+from training.classification.figure3 import run_figure3
+from training.classification.job import run_classification

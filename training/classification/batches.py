@@ -19,7 +19,7 @@ def epoch_order(num_examples, seed, epoch):
     """The permutation of the training examples used in `epoch`.
 
     The same convention as the detection pipeline
-    (`training.data.pipeline.epoch_order`), kept here so that the
+    (`training.detection.data.pipeline.epoch_order`), kept here so that the
     classification jobs do not import KerasCV.
     """
     return np.random.default_rng([seed, epoch]).permutation(num_examples)

@@ -162,7 +162,7 @@ def _run_dir(args, default):
 def run_classify(args):
     """Runs `classify` from parsed arguments; returns the final results."""
     from training.classification.config import resolve_config
-    from training.classification.train import run_classification
+    from training.classification.job import run_classification
 
     resume = bool(args.resume)
     config = None
@@ -179,9 +179,9 @@ def run_classify(args):
 
 def run_figure3_sweep(args):
     """Runs `sweep --figure3` from parsed arguments; returns the result rows."""
-    from training.classification.sweep import FIGURE3_TARGETS
-    from training.classification.sweep import FIGURE3_TRANSFORMS
-    from training.classification.sweep import run_figure3
+    from training.classification.figure3 import FIGURE3_TARGETS
+    from training.classification.figure3 import FIGURE3_TRANSFORMS
+    from training.classification.figure3 import run_figure3
 
     data = getattr(args, "data", None)
     foreign = getattr(args, FOREIGN_DEFAULTS, None) or {}

@@ -41,10 +41,9 @@ import dataclasses
 
 from training.classification.data import architecture_of
 from training.classification.data import check_data_spec
-from training.classification.objective import check_target_budget
-from training.classification.objective import check_transform
-from training.classification.objective import quadratic_target
-from training.classification.optim import OPTIMIZERS
+from keras_resolution import QuadraticTarget
+from keras_resolution.applications.classifiers import check_transform
+from training.common.optimizers import OPTIMIZERS
 
 SCHEDULES = {
     "cifar100": dict(
@@ -157,14 +156,15 @@ def resolve_config(data="embedded-images", **options):
     values = {k: v for k, v in SCHEDULES[schedule_name(data)].items()}
     values.update({k: v for k, v in options.items() if v is not None})
     config = ClassifyConfig(data=data, **values)
-    check_transform(config.transform, allow_fixed=True)
+    check_transform(config.transform)
     if config.transform == "fixed":
         config.target_budget = None
     else:
         if config.target_budget is None:
             config.target_budget = DEFAULT_TARGET_BUDGET
-        config.target_budget = check_target_budget(config.target_budget)
-        quadratic_target(config.target_budget, config.penalty_weight)  # checks lambda
+        # Validates p* and lambda, with errors naming them.
+        QuadraticTarget(config.target_budget, weight=config.penalty_weight)
+        config.target_budget = float(config.target_budget)
     if config.architecture != "resnet18":
         config.width = None
     for name in ("epochs", "batch_size"):

@@ -5,7 +5,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from training.runs import atomic_write  # noqa: E402
+from training.common.run_directory import atomic_write  # noqa: E402
 
 TRANSFORM_STYLES = {
     "dct": dict(color="tab:blue", marker="o", label="DCT"),

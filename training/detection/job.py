@@ -15,23 +15,23 @@ import time
 import keras
 import numpy as np
 
-from training.data.embedded import EMBEDDED_CLASSES
-from training.data.embedded import SCALE_BANDS
-from training.data.embedded import EmbeddedConfig
-from training.data.embedded import ensure_embedded_dataset
-from training.data.pipeline import make_detection_dataset
-from training.data.voc import VOC_CLASSES
-from training.data.voc import load_voc_directory
-from training.detection_eval import evaluate_model
-from training.detection_eval import evaluate_predictions
-from training.detection_eval import ground_truths_of
-from training.detection_eval import predict_detections
-from training.runs import RunDirectory
-from training.runs import RunState
-from training.runs import atomic_write_csv
-from training.runs import atomic_write_json
-from training.runs import atomic_write_text
-from training.runs import read_csv
+from training.detection.data.embedded import EMBEDDED_CLASSES
+from training.detection.data.embedded import SCALE_BANDS
+from training.detection.data.embedded import EmbeddedConfig
+from training.detection.data.embedded import ensure_embedded_dataset
+from training.detection.data.pipeline import make_detection_dataset
+from training.detection.data.voc import VOC_CLASSES
+from training.detection.data.voc import load_voc_directory
+from training.detection.evaluation import evaluate_model
+from training.detection.evaluation import evaluate_predictions
+from training.detection.evaluation import ground_truths_of
+from training.detection.evaluation import predict_detections
+from training.common.run_directory import RunDirectory
+from training.common.run_directory import RunState
+from training.common.run_directory import atomic_write_csv
+from training.common.run_directory import atomic_write_json
+from training.common.run_directory import atomic_write_text
+from training.common.run_directory import read_csv
 
 MODELS = ("baseline", "resolution")
 
@@ -120,7 +120,7 @@ def data_directory(config):
     if config.data == "embedded":
         return ensure_embedded_dataset(EmbeddedConfig(seed=0))
     if config.data == "voc2007":
-        from training.data.voc_export import ensure_voc2007_directory
+        from training.detection.data.voc_export import ensure_voc2007_directory
 
         return ensure_voc2007_directory()
     path = pathlib.Path(config.data).expanduser()
@@ -384,7 +384,7 @@ def current_learning_rate(model):
 
 
 def write_training_plots(run, rows, model, config):
-    from training import plots
+    from training.detection import plots
 
     plots.plot_losses(rows, run.plots_dir / "losses.png")
     plots.plot_map_and_complexity(rows, run.plots_dir / "map_and_complexity.png",
@@ -396,7 +396,7 @@ def write_training_plots(run, rows, model, config):
 def _plot_examples(records, predictions, config, run):
     from PIL import Image
 
-    from training import plots
+    from training.detection import plots
 
     images = [np.asarray(Image.open(r.image_path).convert("RGB")) for r in records]
     plots.plot_detections(images, ground_truths_of(records), predictions,

@@ -24,12 +24,12 @@ import time
 from training.classification.config import resolve_config
 from training.classification.data import check_data_spec
 from training.classification.data import load_dataset
-from training.classification.models import budget_reference
+from keras_resolution.applications.classifiers import budget_reference
 from training.classification.plots import plot_figure3
-from training.classification.report import format_table
-from training.classification.train import run_classification
-from training.runs import RunDirectory
-from training.runs import atomic_write_csv
+from training.common.tables import format_table
+from training.classification.job import run_classification
+from training.common.run_directory import RunDirectory
+from training.common.run_directory import atomic_write_csv
 
 FIGURE3_TARGETS = (0.1, 0.25, 0.5, 1.0)
 FIGURE3_TRANSFORMS = ("dct", "dft")

@@ -7,8 +7,8 @@ import pathlib
 
 import numpy as np
 
-from training.runs import atomic_write_json
-from training.runs import atomic_write_text
+from training.common.run_directory import atomic_write_json
+from training.common.run_directory import atomic_write_text
 
 
 def table1_runs(base_config, seeds, hinge_weights):
@@ -99,8 +99,8 @@ def format_table1(rows):
 def run_table1(base_config, seeds, hinge_weights, sweep_dir, progress=True):
     """Trains every run of the sweep (resuming finished or interrupted ones
     from their run directories), then prints and saves the table."""
-    from training.detection_job import train_detection
-    from training.runs import RunDirectory
+    from training.detection.job import train_detection
+    from training.common.run_directory import RunDirectory
 
     sweep_dir = pathlib.Path(sweep_dir)
     results_by_label = {}
@@ -120,7 +120,7 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, progress=True):
     print("\n" + table)
     atomic_write_text(sweep_dir / "table1.txt", table + "\n")
     atomic_write_json(sweep_dir / "table1.json", {"rows": rows, "runs": results_by_label})
-    from training.plots import plot_table1
+    from training.detection.plots import plot_table1
 
     plot_table1(results_by_label, rows, sweep_dir / "table1.png")
     return rows

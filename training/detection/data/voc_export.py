@@ -1,8 +1,8 @@
 """Pascal VOC 2007 from tensorflow-datasets, exported once to VOC layout.
 
 The training job reads every dataset through the VOCdevkit reader
-(`training.data.voc.load_voc_directory`). For `--data voc2007` the tfds
-dataset (`training.data.voc.load_voc2007_tfds`, offline: the original
+(`training.detection.data.voc.load_voc_directory`). For `--data voc2007` the tfds
+dataset (`training.detection.data.voc.load_voc2007_tfds`, offline: the original
 tarballs in `<data_dir>/downloads/manual/`) is written once, per split, as
 JPEG + XML + ImageSets/Main into the cache, atomically.
 """
@@ -15,15 +15,15 @@ import xml.etree.ElementTree as ElementTree
 
 import numpy as np
 
-from training.data.embedded import default_cache_dir
-from training.data.voc import VOC_CLASSES
+from training.detection.data.embedded import default_cache_dir
+from training.detection.data.voc import VOC_CLASSES
 
 SPLITS = ("train", "val", "test")
 
 
 def ensure_voc2007_directory(cache_dir=None, data_dir=None):
     """The cached VOC-layout export of tfds `voc/2007`, made on first use."""
-    from training.data.voc import load_voc2007_tfds
+    from training.detection.data.voc import load_voc2007_tfds
 
     target = pathlib.Path(cache_dir or default_cache_dir()) / "voc2007-from-tfds"
     if (target / "ImageSets" / "Main" / "trainval.txt").exists():

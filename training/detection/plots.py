@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from training.runs import atomic_write  # noqa: E402
+from training.common.run_directory import atomic_write  # noqa: E402
 
 
 def _save(figure, path):
@@ -70,7 +70,7 @@ def plot_table1(results_by_label, rows, path):
     Args:
         results_by_label: dict of model label -> list of run results
             (dicts with `map50` and `panet_complexity`).
-        rows: `training.sweeps.summarise(results_by_label)`: each model's
+        rows: `training.detection.table1.summarise(results_by_label)`: each model's
             mean and spread.
         path: PNG path.
     """

@@ -34,7 +34,7 @@ This is our own NumPy implementation of the Pascal VOC detection metric
 
 Boxes are `(x1, y1, x2, y2)` in continuous pixel coordinates. Box area is
 `(x2 - x1) * (y2 - y1)` without the development kit's `+ 1` pixel term (the
-VOC reader in `training.data.voc` converts VOC's inclusive 1-based pixel
+VOC reader in `training.detection.data.voc` converts VOC's inclusive 1-based pixel
 indices to these edge coordinates, so areas agree with pixel counts).
 Boxes with `x2 < x1` or `y2 < y1` have zero area and never match.
 

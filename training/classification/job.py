@@ -1,7 +1,7 @@
 """One classification run: train under the budget, checkpoint, resume, evaluate.
 
 `run_classification(config, run_dir)` trains one model and writes its run
-directory (the conventions of `training.runs`):
+directory (the conventions of `training.common.run_directory`):
 
     config.json     the resolved `ClassifyConfig`, plus the dataset and the
                     budget reference (C_base, C_full)
@@ -38,19 +38,18 @@ from training.classification.batches import steps_per_epoch
 from training.classification.batches import training_batches
 from training.classification.config import ClassifyConfig
 from training.classification.data import load_dataset
-from training.classification.models import budget_reference
-from training.classification.models import build_classifier
-from training.classification.models import site_sizes
-from training.classification.models import size_complexity
-from training.classification.objective import classification_loss
-from training.classification.optim import make_optimizer
-from training.classification.optim import piecewise_schedule
-from training.classification.report import format_table
-from training.runs import RunDirectory
-from training.runs import RunState
-from training.runs import atomic_write_csv
-from training.runs import atomic_write_json
-from training.runs import read_csv
+from keras_resolution.applications.classifiers import budget_reference
+from keras_resolution.applications.classifiers import build_classifier
+from keras_resolution.applications.classifiers import site_sizes
+from keras_resolution.applications.classifiers import size_complexity
+from training.common.optimizers import make_optimizer
+from training.common.optimizers import piecewise_schedule
+from training.common.tables import format_table
+from training.common.run_directory import RunDirectory
+from training.common.run_directory import RunState
+from training.common.run_directory import atomic_write_csv
+from training.common.run_directory import atomic_write_json
+from training.common.run_directory import read_csv
 
 FINAL_FILE = "final.json"
 SUMMARY_COLUMNS = (
@@ -120,7 +119,7 @@ def build_model(config, data):
         momentum=config.momentum,
         scale_learning_rate_factor=config.scale_learning_rate_factor,
     )
-    model.compile(optimizer=optimizer, loss=classification_loss(), metrics=["accuracy"])
+    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
     return model
 
 

@@ -43,7 +43,7 @@ def make_detection_dataset(
     """Builds one epoch of batches from VOC records.
 
     Args:
-        records: List of `VOCRecord` (see `training.data.voc`).
+        records: List of `VOCRecord` (see `training.detection.data.voc`).
         image_size: Side of the square model input.
         batch_size: Images per batch (the last batch may be smaller when not
             training; training drops it so every step has the same shape).

@@ -3,9 +3,9 @@ ground truth with difficult flags, overall and per object-size band."""
 
 import numpy as np
 
-from training.data.pipeline import make_detection_dataset
-from training.evaluation import evaluate_detections
-from training.evaluation import unbatch_detections
+from training.detection.data.pipeline import make_detection_dataset
+from training.detection.average_precision import evaluate_detections
+from training.detection.average_precision import unbatch_detections
 
 
 def ground_truths_of(records):

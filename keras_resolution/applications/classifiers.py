@@ -39,17 +39,19 @@ import keras
 from keras import layers
 from keras import ops
 
-from keras_resolution import ResolutionLayer
-from keras_resolution import ResolutionModel
-from training.classification.objective import check_transform
-from training.classification.objective import quadratic_target
+from keras_resolution.budgets import QuadraticTarget
+from keras_resolution.budgets import ResolutionModel
+from keras_resolution.layer import ResolutionLayer
+from keras_resolution.transforms import TRANSFORMS
+
 
 ARCHITECTURES = ("resnet18", "radio_cnn")
+FIXED = "fixed"
 FIXED_SUFFIX = "_fixed"
 RESOLUTION_SUFFIX = "_resolution"
 
 
-@keras.saving.register_keras_serializable(package="training.classification")
+@keras.saving.register_keras_serializable(package="keras_resolution")
 class MeanVariancePooling1D(layers.Layer):
     """Global mean-and-variance pooling over the length axis.
 
@@ -208,7 +210,7 @@ def build_classifier(
     >>> round(float(keras_resolution.complexity(model)) / model.complexity_full, 3)
     1.0
     """
-    transform = check_transform(transform, allow_fixed=True)
+    transform = check_transform(transform)
     if architecture not in ARCHITECTURES:
         raise ValueError(
             f"Unknown `architecture`: {architecture!r}. Expected one of {ARCHITECTURES}."
@@ -230,7 +232,7 @@ def build_classifier(
     return ResolutionModel(
         inputs,
         outputs,
-        penalty=quadratic_target(target_budget, penalty_weight),
+        penalty=QuadraticTarget(target_budget, weight=penalty_weight),
         complexity_definition=complexity_definition,
         name=name,
     )
@@ -314,3 +316,12 @@ def budget_reference(
         float(twin.complexity_full),
         site_sizes(fixed),
     )
+
+
+def check_transform(transform):
+    """Returns `transform` if it is `"dct"`, `"dft"` or `"fixed"`, else raises
+    a `ValueError` naming it."""
+    known = TRANSFORMS + (FIXED,)
+    if transform not in known:
+        raise ValueError(f"Unknown `transform` {transform!r}: expected one of {', '.join(known)}.")
+    return transform
