@@ -1,4 +1,4 @@
-"""Tests for training.detection.data.voc on small VOC-format directories."""
+"""Tests of the VOCdevkit directory reader on small VOC-format directories."""
 
 import logging
 import pathlib
@@ -10,6 +10,7 @@ from PIL import Image
 from training.detection.data import voc
 
 WIDTH, HEIGHT = 64, 48
+LOGGER = "training.detection.data.voc_reader"
 
 
 def object_xml(name, box, difficult=None, parts=""):
@@ -99,7 +100,7 @@ def test_clean_directory(tmp_path, caplog):
         "000002": (annotation_xml("000002.jpg"), (WIDTH, HEIGHT)),
     }
     directory = write_voc(tmp_path, entries, ["000001", "000002"])
-    with caplog.at_level(logging.INFO, logger="training.detection.data.voc"):
+    with caplog.at_level(logging.INFO, logger=LOGGER):
         records, summary = voc.load_voc_directory(directory)
 
     assert [record.image_id for record in records] == ["000001", "000002"]
@@ -187,7 +188,9 @@ BAD_CASES = {
         (WIDTH, HEIGHT),
         voc.FILENAME_MISMATCH,
         "Annotations/000007.xml",
-        "<filename> is 'other.jpg' but the image file is '000007.jpg'; skipped",
+        # The image is found by its id, as in the VOC devkit: kept.
+        "<filename> is 'other.jpg' but the image file is '000007.jpg'; image "
+        "kept (found by its id)",
     ),
     "000008": (
         annotation_xml(
@@ -271,19 +274,22 @@ def write_messy_voc(directory):
 
 def test_every_bad_file_is_reported_and_counted(tmp_path, caplog):
     directory = write_messy_voc(tmp_path)
-    with caplog.at_level(logging.INFO, logger="training.detection.data.voc"):
+    with caplog.at_level(logging.INFO, logger=LOGGER):
         records, summary = voc.load_voc_directory(directory)
 
-    # Kept: the clean image, the one with an unknown object, the ones with
-    # a zero-area box (other objects kept or none left) and a clipped box.
+    # Kept: the clean image, the one whose <filename> tag disagrees, the one
+    # with an unknown object, the ones with a zero-area box (other objects
+    # kept or none left) and a clipped box.
     assert [record.image_id for record in records] == [
         "000001",
+        "000007",
         "000010",
         "000011",
         "000012",
         "000013",
     ]
     by_id = {record.image_id: record for record in records}
+    np.testing.assert_array_equal(by_id["000007"].boxes, [[0, 0, 9, 9]])
     np.testing.assert_array_equal(by_id["000010"].boxes, [[0, 0, 9, 9]])
     np.testing.assert_array_equal(by_id["000011"].boxes, [[1, 2, 10, 12]])
     assert by_id["000012"].num_objects == 0
@@ -303,9 +309,9 @@ def test_every_bad_file_is_reported_and_counted(tmp_path, caplog):
         voc.CLIPPED_BOX: 1,
     }
     assert summary.num_candidates == 13
-    assert summary.num_records == 5
-    assert summary.num_skipped_images == 8
-    assert summary.num_objects == 2 + 1 + 1 + 0 + 1
+    assert summary.num_records == 6
+    assert summary.num_skipped_images == 7
+    assert summary.num_objects == 2 + 1 + 1 + 1 + 0 + 1
     assert summary.unknown_class_names == {"unicorn": 1}
 
     split_file = directory / "ImageSets" / "Main" / "trainval.txt"
@@ -330,7 +336,7 @@ def test_every_bad_file_is_reported_and_counted(tmp_path, caplog):
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     text = warnings[0].getMessage()
-    assert "5 of 13 images loaded" in text
+    assert "6 of 13 images loaded" in text
     assert "13 problems (" in text
     assert "malformed_xml: 2" in text
     assert "Unknown class names: 'unicorn' x1." in text
@@ -517,67 +523,64 @@ def test_summary_count_rejects_unknown_kind(tmp_path):
         summary.count("typo")
 
 
-def test_tfds_without_prepared_data_or_tarballs_fails_clearly(tmp_path):
-    # Nothing is downloaded: an empty data_dir gives a FileNotFoundError that
-    # says where the tarballs go.
-    with pytest.raises(FileNotFoundError) as error:
-        voc.load_voc2007_tfds("test", data_dir=tmp_path)
-    message = str(error.value)
-    manual_dir = tmp_path / "downloads" / "manual"
-    assert f"{manual_dir}/" in message
-    assert "VOCtrainval_06-Nov-2007.tar" in message
-    assert "VOCtest_06-Nov-2007.tar" in message
-    assert "Missing: VOCtrainval_06-Nov-2007.tar, VOCtest_06-Nov-2007.tar" in (
-        message
-    )
-    # Tarballs present but preparation not allowed: same clear error.
-    manual_dir.mkdir(parents=True)
-    for name in voc.VOC2007_TARBALLS:
-        (manual_dir / name).write_bytes(b"")
-    with pytest.raises(FileNotFoundError, match="not prepared"):
-        voc.load_voc2007_tfds(
-            "test", data_dir=tmp_path, prepare_from_manual=False
+def test_image_is_found_by_its_id_whatever_the_filename_tag(tmp_path):
+    # A PNG image, a JPEG whose tag says .png, and an id with both a .jpg
+    # and a .png file whose tag picks the .png: all kept.
+    directory = write_voc(tmp_path, {}, ["png", "tag_png", "both"])
+    image_dir = directory / "JPEGImages"
+    Image.new("RGB", (WIDTH, HEIGHT)).save(image_dir / "png.png")
+    Image.new("RGB", (WIDTH, HEIGHT)).save(image_dir / "tag_png.jpg")
+    Image.new("RGB", (8, 6)).save(image_dir / "both.jpg")
+    Image.new("RGB", (WIDTH, HEIGHT)).save(image_dir / "both.png")
+    box = [object_xml("dog", (1, 1, 9, 9))]
+    for image_id, tag in [
+        ("png", "png.png"),
+        ("tag_png", "tag_png.png"),
+        ("both", "both.png"),
+    ]:
+        (directory / "Annotations" / f"{image_id}.xml").write_text(
+            annotation_xml(tag, box)
         )
+    records, summary = voc.load_voc_directory(directory)
+
+    assert [pathlib.Path(r.image_path).name for r in records] == [
+        "png.png",
+        "tag_png.jpg",
+        "both.png",
+    ]
+    assert [(r.width, r.height) for r in records] == [(WIDTH, HEIGHT)] * 3
+    for record in records:
+        np.testing.assert_array_equal(record.boxes, [[0, 0, 9, 9]])
+    [problem] = summary.problems
+    assert problem.kind == voc.FILENAME_MISMATCH
+    assert problem.outcome == "kept"
+    assert str(problem) == (
+        f"{directory}/Annotations/tag_png.xml: <filename> is 'tag_png.png' but "
+        "the image file is 'tag_png.jpg'; image kept (found by its id)"
+    )
+    assert summary.num_skipped_images == 0
 
 
-def test_tfds_route_gives_the_same_records_as_the_directory_reader(tmp_path):
-    # Offline: tfds' own VOC example generator reads a VOCdevkit tree written
-    # here; its examples are encoded, serialized and decoded as tfds stores
-    # them, then converted by the loader's per-example function. Boxes are
-    # those of VOC 2007 image 000001 (353x500), whose float32 normalisation
-    # does not round-trip exactly without rounding.
-    tfds = pytest.importorskip("tensorflow_datasets")
-    vocdevkit = tmp_path / "extracted" / "VOCdevkit" / "VOC2007"
-    xml_text = annotation_xml(
-        "000001.jpg",
-        [
-            object_xml("dog", (48, 240, 195, 371), difficult=0),
-            object_xml("person", (8, 12, 352, 498), difficult=1),
-        ],
-        size=(353, 500),
-    )
-    write_voc(vocdevkit, {"000001": (xml_text, (353, 500))}, ["000001"], "test")
-    records, _ = voc.load_voc_directory(vocdevkit, split="test", strict=True)
+def test_outcomes_table_in_the_reader_docstring_matches_the_code():
+    from training.detection.data import voc_reader
 
-    builder = tfds.builder("voc/2007", data_dir=tmp_path / "tfds")
-    features = builder.info.features
-    [(_, example)] = builder._generate_examples(
-        str(tmp_path / "extracted"), "test"
-    )
-    stored = features.deserialize_example(
-        features.serialize_example(features.encode_example(example))
-    )
-    converted = voc._convert_tfds_example(stored)
+    rows = {}
+    for line in voc_reader.__doc__.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = cells[1]
+    assert set(rows) == set(voc.PROBLEM_KINDS)
+    for kind, outcome in voc.OUTCOMES.items():
+        assert rows[kind].startswith(outcome), kind
+    assert set(voc.WARNING_KINDS) == {voc.FILENAME_MISMATCH, voc.CLIPPED_BOX}
+    assert voc.FILENAME_MISMATCH not in voc.IMAGE_SKIPPING_KINDS
 
-    assert converted["image_id"].numpy() == b"000001"
-    assert converted["image"].shape == (500, 353, 3)
-    np.testing.assert_array_equal(
-        converted["boxes"].numpy(), [[47, 239, 195, 371], [7, 11, 352, 498]]
-    )
-    np.testing.assert_array_equal(converted["boxes"].numpy(), records[0].boxes)
-    np.testing.assert_array_equal(
-        converted["classes"].numpy(), records[0].classes
-    )
-    np.testing.assert_array_equal(
-        converted["difficult"].numpy(), records[0].difficult
-    )
+
+def test_available_splits_leave_out_per_class_files(tmp_path):
+    from training.detection.data.voc_reader import available_splits
+
+    directory = write_voc(tmp_path, {}, [], split="trainval")
+    main = directory / "ImageSets" / "Main"
+    for name in ("test", "dog_trainval", "dog_test", "my_split"):
+        (main / f"{name}.txt").write_text("")
+    assert available_splits(directory) == ["my_split", "test", "trainval"]

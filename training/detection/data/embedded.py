@@ -3,7 +3,7 @@
 Nothing is downloaded: the images are drawn with Pillow from a seed and
 written once, in the VOCdevkit layout (JPEG + XML + ImageSets/Main), to a
 cache directory, so they go through the same reader as real Pascal VOC
-(`training.detection.data.voc.load_voc_directory`).
+(`training.detection.data.voc_reader.load_voc_directory`).
 
 What makes it a useful test of learned resolution:
 
