@@ -11,6 +11,8 @@ The code lives in one module per concept:
 """
 
 # ruff: noqa: F401
+from training.detection.data.voc2007 import VOC2007_TARBALLS
+from training.detection.data.voc2007 import ensure_voc2007_directory
 from training.detection.data.voc_annotation import VOC_CLASSES
 from training.detection.data.voc_problems import ANNOTATION_WITHOUT_IMAGE
 from training.detection.data.voc_problems import CLIPPED_BOX
