@@ -189,12 +189,14 @@ class ResolutionModel(ComplexityBudgetMixin, keras.Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from keras.src.models.functional import functional_from_config
-
         config = dict(config)
         penalty = keras.saving.deserialize_keras_object(config.pop("penalty"))
         definition = config.pop("complexity_definition")
-        model = functional_from_config(cls, config, custom_objects=custom_objects)
+        # `keras.Model.from_config` rebuilds the functional graph (its
+        # `functional_from_config`) for a class whose __init__ takes
+        # Functional's (inputs, outputs, name), as this one does; __init__
+        # then runs with the default penalty and definition, set below.
+        model = super().from_config(config, custom_objects=custom_objects)
         model.complexity_penalty = penalty
         if definition != model.complexity_definition:
             model.complexity_definition = definition

@@ -13,6 +13,10 @@ def resolution_layers(model_or_layers):
         return [
             layer for item in model_or_layers for layer in resolution_layers(item)
         ]
+    # Keras 3 has no public recursive walk over sublayers (`model.layers`
+    # lists only the direct ones, and layers nested in custom layers are
+    # not in it); `Layer._flatten_layers` is the private method Keras itself
+    # uses for that walk.
     return [
         layer
         for layer in model_or_layers._flatten_layers(include_self=True)

@@ -5,7 +5,6 @@ import math
 import numpy as np
 import keras
 from keras import ops
-from keras.src.backend.config import standardize_data_format
 
 from keras_resolution import resize
 from keras_resolution import transforms
@@ -171,7 +170,7 @@ class ResolutionLayer(keras.layers.Layer):
                 f"`min_scale` ({min_scale}) must not exceed `max_scale` ({max_scale})."
             )
         self.static_sizes = bool(static_sizes)
-        self.data_format = standardize_data_format(data_format)
+        self.data_format = resize.standardize_data_format(data_format)
         self._refreshed_scale = None
         self._size_refresh_active = False
 

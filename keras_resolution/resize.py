@@ -29,7 +29,7 @@ Two choices of `B`, selected by `gradient=`:
   algorithm drops, and is non-zero in every regime.
 """
 
-
+import keras
 from keras import ops
 
 from keras_resolution import transforms
@@ -115,6 +115,36 @@ def apply_along_axis(x, matrix, axis):
         y = ops.matmul(matrix, ops.reshape(x, (before, shape[axis], after)))
     d_out = ops.shape(matrix)[0]
     return ops.reshape(y, tuple(shape[:axis]) + (d_out,) + tuple(shape[axis + 1 :]))
+
+
+def standardize_data_format(data_format):
+    """`"channels_last"` or `"channels_first"`; None gives Keras's default.
+
+    Keras keeps its own version of this check private
+    (`keras.src.backend.config.standardize_data_format`); this one has the
+    same behaviour through the public `keras.config.image_data_format()`.
+
+    Args:
+        data_format: `"channels_last"`, `"channels_first"` (any case) or
+            None.
+
+    Returns:
+        The data format in lower case.
+
+    Example:
+
+    >>> standardize_data_format("Channels_First")
+    'channels_first'
+    """
+    if data_format is None:
+        return keras.config.image_data_format()
+    data_format = str(data_format).lower()
+    if data_format not in ("channels_first", "channels_last"):
+        raise ValueError(
+            "The `data_format` argument must be one of {'channels_first', "
+            f"'channels_last'}}. Received: data_format={data_format}"
+        )
+    return data_format
 
 
 def spatial_axes(rank, data_format):

@@ -252,3 +252,33 @@ def test_hinge_cap_penalty_in_fit_brings_complexity_under_the_cap():
     final = float(kr.complexity(capped))
     print(f"hinge: C = {final:.2f} for cap 64 (C_full 128), penalties {penalties}")
     assert final <= 64.0 * 1.1
+
+
+# ------------------------------------------------------------ save / load
+
+
+def _assert_same_budget(rebuilt, model):
+    assert type(rebuilt) is kr.ResolutionModel
+    assert isinstance(rebuilt.complexity_penalty, kr.HingeCap)
+    assert rebuilt.complexity_penalty.get_config() == {"cap": 300.0, "weight": 0.05}
+    assert rebuilt.complexity_definition == "area"
+    assert rebuilt.complexity_full == model.complexity_full == 2 * 32.0 * 32.0
+
+
+def test_resolution_model_round_trips_through_config_and_keras_file(tmp_path):
+    """`from_config` goes through the public `keras.Model.from_config`."""
+    model = small_classifier(kr.HingeCap(cap=300.0, weight=0.05), "area")
+    model.get_layer("r1").scale.assign([0.7, 0.55])
+    x, _ = classification_data(4)
+    expected = model.predict(x, verbose=0)
+
+    rebuilt = kr.ResolutionModel.from_config(model.get_config())
+    _assert_same_budget(rebuilt, model)
+    assert rebuilt.get_config() == model.get_config()
+
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    _assert_same_budget(loaded, model)
+    np.testing.assert_array_equal(loaded.get_layer("r1").scale.numpy(), np.float32([0.7, 0.55]))
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, atol=1e-6)

@@ -325,6 +325,17 @@ def test_bad_bounds_name_the_argument(kwargs, name):
         ResolutionLayer(**kwargs)
 
 
+def test_data_format_defaults_to_keras_image_data_format():
+    assert ResolutionLayer(data_format="Channels_First").data_format == "channels_first"
+    default = keras.config.image_data_format()
+    try:
+        keras.config.set_image_data_format("channels_first")
+        assert ResolutionLayer().data_format == "channels_first"
+    finally:
+        keras.config.set_image_data_format(default)
+    assert ResolutionLayer().data_format == default
+
+
 def test_scale_outside_explicit_scale_bounds_is_refused_at_build():
     with pytest.raises(ValueError, match="`scale`"):
         ResolutionLayer(5.0)(tf.ones((1, 8, 2)))  # default max_scale = 4
