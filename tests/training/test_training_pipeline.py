@@ -1,12 +1,18 @@
 """The tf.data detection pipeline: shapes, padding, box geometry, resumable order."""
 
+import dataclasses
+import pathlib
+
 import numpy as np
+import tensorflow as tf
+from PIL import Image
 
 from training.detection.data.embedded import EMBEDDED_CLASSES
 from training.detection.data.embedded import EmbeddedConfig
 from training.detection.data.embedded import ensure_embedded_dataset
 from training.detection.data.pipeline import make_detection_dataset
-from training.detection.data.voc import load_voc_directory
+from training.detection.data.voc_reader import VOCRecord
+from training.detection.data.voc_reader import load_voc_directory
 
 
 def _records(tmp_path):
@@ -57,3 +63,89 @@ def test_order_depends_only_on_seed_and_epoch_and_resumes(tmp_path):
     np.testing.assert_array_equal(epoch0, first_images(seed=2, epoch=0))
     assert not np.array_equal(epoch0, first_images(seed=2, epoch=1))
     np.testing.assert_array_equal(epoch0[3:], first_images(seed=2, epoch=0, skip_batches=3))
+
+
+# An image with a two-tone rectangle: columns [30, 60), rows [20, 50) of a
+# 100 x 80 black image; the left half 255, the right half 128, so that a
+# horizontal flip shows (the bright half moves to the right).
+WIDTH, HEIGHT = 100, 80
+BOX = (30.0, 20.0, 60.0, 50.0)
+
+
+def _rectangle_record(directory, image_format="PNG"):
+    pixels = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    x1, y1, x2, y2 = (int(v) for v in BOX)
+    pixels[y1:y2, x1:45] = 255
+    pixels[y1:y2, 45:x2] = 128
+    suffix = {"PNG": "png", "JPEG": "jpg"}[image_format]
+    path = pathlib.Path(directory) / f"rectangle.{suffix}"
+    Image.fromarray(pixels).save(path, format=image_format)
+    return VOCRecord(
+        image_id="rectangle", image_path=str(path), annotation_path="",
+        width=WIDTH, height=HEIGHT, boxes=np.array([BOX], np.float32),
+        classes=np.array([3], np.int32), difficult=np.array([False]),
+    )  # fmt: skip
+
+
+def _lit_extent(image, threshold=64):
+    """(x1, y1, x2, y2) pixel edges of the pixels brighter than threshold."""
+    rows, cols = np.nonzero(image[..., 0] > threshold)
+    return np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], np.float32)
+
+
+def test_evaluation_resize_scales_boxes_exactly(tmp_path):
+    record = _rectangle_record(tmp_path)
+    [(images, targets)] = list(make_detection_dataset([record], 64, 1, "xyxy"))
+    box = targets["boxes"][0, 0].numpy()
+    # x scaled by 64 / 100, y by 64 / 80.
+    np.testing.assert_allclose(box, [19.2, 16.0, 38.4, 40.0], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(_lit_extent(images[0].numpy()), box, atol=1.0)
+    assert targets["classes"][0, 0] == 3
+
+
+def test_training_augmentation_moves_boxes_with_their_image(tmp_path):
+    # Eight draws of flip, scale and crop/pad offset of the same image.
+    record = _rectangle_record(tmp_path)
+    dataset = make_detection_dataset([record] * 8, 64, 1, "xyxy", training=True, seed=3)
+    flips = []
+    for images, targets in dataset:
+        image = images[0].numpy()
+        assert targets["classes"][0, 0] == 3
+        box = targets["boxes"][0, 0].numpy()
+        np.testing.assert_allclose(_lit_extent(image), box, atol=1.5)
+        # Which half of the box is bright (255) and which dim (128)?
+        x1, y1, x2, y2 = np.round(box).astype(int)
+        middle = (x1 + x2) // 2
+        left = image[y1 + 2 : y2 - 2, x1 + 2 : middle - 2, 0].mean()
+        right = image[y1 + 2 : y2 - 2, middle + 2 : x2 - 2, 0].mean()
+        flips.append(bool(right > left))
+        # Both axes are scaled to the same square: width / height is
+        # (30 / 100) / (30 / 80) = 0.8 at every scale (the box is never cut).
+        np.testing.assert_allclose(
+            (box[2] - box[0]) / (box[3] - box[1]), (30 / 100) / (30 / 80), rtol=0.05
+        )
+    assert True in flips and False in flips
+
+
+def test_png_and_jpeg_images_are_decoded_to_three_channels(tmp_path):
+    png = _rectangle_record(tmp_path, "PNG")
+    jpeg = _rectangle_record(tmp_path, "JPEG")
+    grey_path = tmp_path / "grey.png"
+    Image.fromarray(np.full((HEIGHT, WIDTH), 200, np.uint8), mode="L").save(grey_path)
+    rgba_path = tmp_path / "rgba.png"
+    Image.fromarray(np.full((HEIGHT, WIDTH, 4), 90, np.uint8), mode="RGBA").save(rgba_path)
+    records = [
+        png,
+        jpeg,
+        dataclasses.replace(png, image_path=str(grey_path)),
+        dataclasses.replace(png, image_path=str(rgba_path)),
+    ]
+    # Same size as the image: the resize is the identity.
+    [(images, _)] = list(make_detection_dataset(records, WIDTH, 4, "xyxy"))
+    assert images.shape == (4, WIDTH, WIDTH, 3)
+    png_pixels = np.asarray(Image.open(png.image_path))
+    expected = tf.image.resize(png_pixels.astype(np.float32), (WIDTH, WIDTH)).numpy()
+    np.testing.assert_array_equal(images[0].numpy(), expected)
+    assert np.abs(images[1].numpy() - expected).max() < 40  # JPEG is lossy.
+    np.testing.assert_allclose(images[2].numpy(), 200.0)
+    np.testing.assert_allclose(images[3].numpy(), 90.0)

@@ -1,9 +1,10 @@
-"""tf.data pipeline: VOC records -> batches of images and KerasCV box dicts.
+"""tf.data pipeline: VOC records -> batches of images and box dicts.
 
 Each element is `(images, {"boxes": (B, N, 4), "classes": (B, N)})` with
 images float32 in [0, 255] (the backbones rescale themselves), boxes in the
-requested KerasCV format in pixels of the model input, and padding rows set
-to -1, as KerasCV's YOLOv8 loss expects.
+requested format (`box_format.BOX_FORMATS`, KerasCV's names) in pixels of
+the model input, and padding rows set to -1, as KerasCV's YOLOv8 loss
+expects. Images are JPEG or PNG (grey, RGB or RGBA), decoded to 3 channels.
 
 Training batches are augmented the usual way for detection: horizontal flip
 and a jittered resize (random scale, random crop or pad back to the model
@@ -17,7 +18,9 @@ uninterrupted run would have seen (`skip_batches`).
 
 import numpy as np
 import tensorflow as tf
-from keras_cv import bounding_box
+
+from training.detection.data.box_format import check_box_format
+from training.detection.data.box_format import convert_xyxy
 
 MIN_VISIBLE_FRACTION = 0.25  # Augmented boxes keeping less area are dropped.
 
@@ -43,11 +46,12 @@ def make_detection_dataset(
     """Builds one epoch of batches from VOC records.
 
     Args:
-        records: List of `VOCRecord` (see `training.detection.data.voc`).
+        records: List of `VOCRecord` (see `voc_reader`).
         image_size: Side of the square model input.
         batch_size: Images per batch (the last batch may be smaller when not
             training; training drops it so every step has the same shape).
-        bounding_box_format: KerasCV format of the returned boxes.
+        bounding_box_format: Format of the returned boxes, one of
+            `box_format.BOX_FORMATS`.
         training: Shuffle (by `seed`, `epoch`) and augment.
         seed: Seed of the order and of the augmentation.
         epoch: Epoch index; selects the order and augmentation draws.
@@ -61,6 +65,7 @@ def make_detection_dataset(
     """
     if not records:
         raise ValueError("`records` is empty: no images to build a dataset from.")
+    check_box_format(bounding_box_format)
     include_difficult = (not training) if include_difficult is None else include_difficult
     order = epoch_order(len(records), seed, epoch) if training else np.arange(len(records))
     max_boxes = max_boxes or max(1, max(len(r.boxes) for r in records))
@@ -83,7 +88,9 @@ def make_detection_dataset(
     )
 
     def load(path, rel_boxes, box_classes, index):
-        image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
+        image = tf.io.decode_image(
+            tf.io.read_file(path), channels=3, expand_animations=False
+        )
         image = tf.cast(image, tf.float32)
         if training:
             draw_seed = tf.stack([tf.cast(seed * 100003 + epoch, tf.int64), tf.cast(index, tf.int64)])
@@ -95,9 +102,8 @@ def make_detection_dataset(
         pixel_boxes = rel_boxes * image_size
         valid = box_classes >= 0
         pixel_boxes = tf.where(valid[:, None], pixel_boxes, -1.0)
-        pixel_boxes = bounding_box.convert_format(
-            pixel_boxes, source="xyxy", target=bounding_box_format,
-            images=image, dtype="float32",
+        pixel_boxes = convert_xyxy(
+            pixel_boxes, bounding_box_format, image_size, image_size
         )
         pixel_boxes = tf.where(valid[:, None], pixel_boxes, -1.0)
         return image, {"boxes": pixel_boxes, "classes": box_classes}
