@@ -1,133 +1,272 @@
-"""`python -m training`: train, evaluate, sweep (and classify, when present).
+"""`python -m training`: one parser per subcommand.
 
-    python -m training train --data embedded --model resolution --hinge-weight 1e-3
+    python -m training train --data embedded            # -> runs/detection
     python -m training train --resume runs/detection
     python -m training evaluate runs/detection
-    python -m training sweep --table1 --data embedded --seeds 0 1 2
+    python -m training classify --data embedded-radio --target-budget 0.25
+    python -m training sweep table1 --data embedded --seeds 0 1 2
+    python -m training sweep figure3
+
+Errors are one line on stderr and exit code 2 (`--debug` shows the
+traceback). A new run never writes into a directory that holds a run: by
+default it takes the first free name (runs/detection, runs/detection2, ...);
+an explicit `--run-dir` that holds a run is refused.
 """
 
 import argparse
 import dataclasses
+import os
+import pathlib
 import sys
 
-from training.detection.job import DetectionJobConfig
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+RECIPE = "the data's recipe"
 
 
-def _add_detection_options(parser):
-    defaults = DetectionJobConfig()
-    parser.add_argument("--data", default=defaults.data,
-                        help="'embedded' (generated offline, default), 'voc2007' "
-                             "(tensorflow-datasets) or a VOCdevkit directory")
-    parser.add_argument("--image-size", type=int, help="model input side (divisible by 32)")
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--learning-rate", type=float)
-    parser.add_argument("--final-learning-rate", type=float)
-    parser.add_argument("--optimizer", choices=("sgd", "adam"))
-    parser.add_argument("--global-clipnorm", type=float, default=defaults.global_clipnorm)
-    freeze = parser.add_mutually_exclusive_group()
-    freeze.add_argument("--freeze-backbone", dest="freeze_backbone", action="store_true", default=None)
-    freeze.add_argument("--train-backbone", dest="freeze_backbone", action="store_false")
-    parser.add_argument("--backbone", default=defaults.backbone, help="yolo_v8_xs or resnet50")
-    parser.add_argument("--weights", help="backbone weights: preset name or file")
-    parser.add_argument("--fpn-depth", type=int, default=defaults.fpn_depth)
-    parser.add_argument("--transform", default=defaults.transform, choices=("dct", "dft"))
-    parser.add_argument("--taper", type=float, default=defaults.taper,
-                        help="taper length of the Resolution layers (paper: 4)")
-    parser.add_argument("--scale-learning-rate-factor", type=float,
-                        help="learning rate of the Resolution scales over the weights' "
-                             "(default: 0.1 on the embedded data, 1 on VOC)")
-    parser.add_argument("--complexity-cap", type=float,
-                        help="PANet complexity cap (default: the baseline's)")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--eval-every", type=int, help="epochs between mAP evaluations")
-    parser.add_argument("--eval-confidence", type=float, default=defaults.eval_confidence,
-                        help="NMS confidence threshold used for evaluation")
-    parser.add_argument("--checkpoint-every", type=int, default=0,
-                        help="also checkpoint every N batches (0: at epoch ends only)")
-    parser.add_argument("--strategy", choices=("mirrored",),
-                        help="tf.distribute strategy over the visible devices")
-    parser.add_argument("--max-train-images", type=int)
-    parser.add_argument("--max-eval-images", type=int)
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, and "the data's recipe" for options the recipe fills."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default is None and action.option_strings and action.nargs != 0:
+            return text + (" " if text else "") + f"(default: {RECIPE})"
+        return super()._get_help_string(action)
 
 
-def _config_from(args, **overrides):
-    fields = {field.name for field in dataclasses.fields(DetectionJobConfig)}
-    values = {key: value for key, value in vars(args).items() if key in fields}
-    values.update(overrides)
-    return DetectionJobConfig(**values)
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m training",
-        description="Resolution layers in YOLOv8: train, evaluate and sweep.",
+def _parser(subparsers, name, help_text):
+    parser = subparsers.add_parser(
+        name, help=help_text, description=help_text, formatter_class=_HelpFormatter
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    train = commands.add_parser("train", help="train and evaluate one detector")
-    _add_detection_options(train)
-    train.add_argument("--model", default="resolution", choices=("resolution", "baseline"))
-    train.add_argument("--hinge-weight", type=float, default=1e-3,
-                       help="lambda of the hinge penalty max(0, C_PAN - cap) "
-                            "(default 1e-3, the middle value of the paper's Table 1)")
-    train.add_argument("--run-dir", default="runs/detection")
-    train.add_argument("--resume", metavar="RUN_DIR",
-                       help="continue an interrupted run from its last checkpoint")
-
-    evaluate = commands.add_parser("evaluate", help="mAP@0.5 of a run's best checkpoint")
-    evaluate.add_argument("run_dir")
-    evaluate.add_argument("--data", help="evaluate on other data (same split names)")
-    evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best")
-
-    sweep = commands.add_parser("sweep", help="the paper's Table 1 (or Figure 3) sweep")
-    which = sweep.add_mutually_exclusive_group(required=True)
-    which.add_argument("--table1", action="store_true",
-                       help="baseline and resolution with hinge weights 0, 1e-3, 1e-2")
-    which.add_argument("--figure3", action="store_true",
-                       help="classification: fixed, DCT and DFT across budgets")
-    _add_detection_options(sweep)
-    sweep.add_argument("--seeds", type=int, nargs="+", default=[0])
-    sweep.add_argument("--hinge-weights", type=float, nargs="+", default=[0.0, 1e-3, 1e-2])
-    sweep.add_argument("--sweep-dir", default="runs/table1")
-
-    classification = _classification_cli()
-    if classification is not None:
-        classification.add_classify_parser(commands)
-        classification.add_figure3_arguments(sweep)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or messages")
     return parser
 
 
-def _classification_cli():
-    try:
-        from training.classification import cli
-    except ImportError:
-        return None
-    return cli
+def _add_detection_options(parser):
+    from training.detection.config import DetectionConfig
+
+    defaults = DetectionConfig()
+    add = parser.add_argument
+    add("--data", default=defaults.data,
+        help="'embedded' (generated offline), 'voc2007' (the original tarballs) or a "
+             "VOCdevkit directory")
+    add("--classes", help="class names: comma-separated, or a file with one name per line "
+                          "(default: the data's)")
+    add("--train-split", help="split file name under ImageSets/Main")
+    add("--eval-split", help="split file name under ImageSets/Main")
+    add("--strict", action="store_true", help="stop at the first data problem")
+    add("--model", default=defaults.model, choices=("resolution", "baseline"))
+    add("--hinge-weight", type=float, default=defaults.hinge_weight,
+        help="lambda of the hinge penalty max(0, C_PAN - cap)")
+    add("--complexity-cap", type=float, help="PANet complexity cap (default: the baseline's)")
+    add("--image-size", type=int, help="model input side, a multiple of 32")
+    add("--epochs", type=int)
+    add("--batch-size", type=int)
+    add("--optimizer", choices=("sgd", "adam"))
+    add("--learning-rate", type=float)
+    add("--final-learning-rate", type=float)
+    add("--scale-learning-rate-factor", type=float,
+        help="learning rate of the Resolution scales over the weights'")
+    add("--global-clipnorm", type=float, default=defaults.global_clipnorm)
+    freeze = parser.add_mutually_exclusive_group()
+    freeze.add_argument("--freeze-backbone", dest="freeze_backbone", action="store_true",
+                        default=None, help="train only PANet and head")
+    freeze.add_argument("--train-backbone", dest="freeze_backbone", action="store_false")
+    add("--backbone", default=defaults.backbone, choices=("yolo_v8_xs", "resnet50"))
+    add("--weights", help="backbone weights: a .weights.h5 or .keras file, or a preset "
+                          "(default: random)")
+    add("--fpn-depth", type=int, default=defaults.fpn_depth)
+    add("--transform", default=defaults.transform, choices=("dct", "dft"))
+    add("--taper", type=float, default=defaults.taper, help="taper length (paper: 4)")
+    add("--seed", type=int, default=defaults.seed)
+    add("--eval-every", type=int, help="epochs between mAP@0.5 evaluations")
+    add("--eval-confidence", type=float, default=defaults.eval_confidence,
+        help="NMS confidence threshold of the evaluation")
+    add("--checkpoint-every", type=int, default=defaults.checkpoint_every,
+        help="also checkpoint every N batches (0: at epoch ends only)")
+    add("--strategy", choices=("mirrored",), help="tf.distribute strategy (default: none)")
+    add("--max-train-images", type=int, help="use only the first N training images "
+                                             "(default: all)")
+    add("--max-eval-images", type=int, help="use only the first N evaluation images "
+                                            "(default: all)")
+
+
+def _add_classification_options(parser):
+    add = parser.add_argument
+    add("--epochs", type=int)
+    add("--batch-size", type=int)
+    add("--optimizer", choices=("sgd", "adam"))
+    add("--learning-rate", type=float)
+    add("--momentum", type=float, help="SGD momentum")
+    add("--lr-decay-epochs", type=int, nargs="*",
+        help="epochs where the learning rate is multiplied by 0.1")
+    add("--scale-learning-rate-factor", type=float,
+        help="learning rate of the Resolution scales over the weights'")
+    add("--penalty-weight", type=float, help="lambda (paper: 100; 1000 on the embedded data)")
+    add("--taper", type=float, help="taper length (paper: 4)")
+    add("--complexity-definition", choices=("linear", "area"), help="(default: linear)")
+    add("--width", type=int, help="ResNet-18 stage-1 channels")
+    add("--seed", type=int, help="(default: 0)")
+    add("--data-dir", help="tensorflow-datasets directory (CIFAR-100)")
+    add("--max-examples", type=int,
+        help="RadioML: a seeded subset of N frames; embedded: N training examples")
+    add("--checkpoint-every", type=int, help="also checkpoint every N batches (default: 0, "
+                                             "epoch ends only)")
+
+
+CLASSIFICATION_OPTIONS = (
+    "epochs", "batch_size", "optimizer", "learning_rate", "momentum", "lr_decay_epochs",
+    "scale_learning_rate_factor", "penalty_weight", "taper", "complexity_definition",
+    "width", "seed", "data_dir", "max_examples", "checkpoint_every",
+)  # fmt: skip
+
+
+def build_parser():
+    """The parser of `python -m training` and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="python -m training",
+        description="Learnable resolution: train, evaluate and sweep the paper's experiments.",
+        formatter_class=_HelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = _parser(commands, "train", "train and evaluate one YOLOv8 detector")
+    _add_detection_options(train)
+    train.add_argument("--run-dir", help="where the run goes (default: the first free of "
+                                         "runs/detection, runs/detection2, ...)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+
+    evaluate = _parser(commands, "evaluate", "evaluate a run's checkpoint again")
+    evaluate.add_argument("run_dir", metavar="RUN_DIR")
+    evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    evaluate.add_argument("--data", help="detection: evaluate on the same split of other "
+                                         "data (default: the run's)")
+
+    classify = _parser(commands, "classify",
+                       "train one classifier under a complexity budget (paper section 5.1)")
+    classify.add_argument("--data", default="embedded-images",
+                          help="embedded-images, embedded-radio, cifar100 or radioml:PATH")
+    classify.add_argument("--transform", default="dct", choices=("dct", "dft", "fixed"))
+    classify.add_argument("--target-budget", type=float, help="p* in (0, 1] (default: 0.5)")
+    _add_classification_options(classify)
+    classify.add_argument("--run-dir", help="where the run goes (default: the first free "
+                                            "runs/classify-DATA-TRANSFORM-pP)")
+    classify.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+
+    sweep = _parser(commands, "sweep", "the paper's Table 1 or Figure 3 sweep")
+    sweeps = sweep.add_subparsers(dest="sweep", required=True, metavar="SWEEP")
+    table1 = _parser(sweeps, "table1",
+                     "detection: baseline and Resolution YOLOv8 under the hinge cap")
+    _add_detection_options(table1)
+    table1.add_argument("--seeds", type=int, nargs="+", default=[0])
+    table1.add_argument("--hinge-weights", type=float, nargs="+", default=[0.0, 1e-3, 1e-2])
+    table1.add_argument("--sweep-dir", default="runs/table1",
+                        help="the same command again continues the sweep there")
+    figure3 = _parser(sweeps, "figure3",
+                      "classification: fixed, DCT and DFT models across budgets")
+    figure3.add_argument("--data", default="embedded-images,embedded-radio",
+                         help="comma-separated datasets")
+    figure3.add_argument("--targets", type=float, nargs="+", default=[0.1, 0.25, 0.5, 1.0],
+                         help="target budgets p* (C_base/C_full is added)")
+    figure3.add_argument("--transforms", nargs="+", default=["dct", "dft"],
+                         choices=("dct", "dft"))
+    _add_classification_options(figure3)
+    figure3.add_argument("--sweep-dir", default="runs/figure3",
+                         help="the same command again continues the sweep there")
+    return parser
+
+
+def free_run_dir(stem):
+    """The first of `stem`, `stem2`, `stem3`, ... that holds no run."""
+    from training.common.run_directory import RunDirectory
+
+    candidate, number = pathlib.Path(stem), 1
+    while RunDirectory(candidate).holds_run():
+        number += 1
+        candidate = pathlib.Path(f"{stem}{number}")
+    return candidate
+
+
+def _detection_config(args):
+    from training.detection.config import DetectionConfig
+
+    fields = {field.name for field in dataclasses.fields(DetectionConfig)}
+    return DetectionConfig(**{k: v for k, v in vars(args).items() if k in fields})
+
+
+def _classification_options(args):
+    return {name: getattr(args, name) for name in CLASSIFICATION_OPTIONS}
+
+
+def _train(args, verbose):
+    from training.detection.job import train_detection
+
+    if args.resume:
+        return train_detection(None, args.resume, resume=True, verbose=verbose)
+    run_dir = args.run_dir or free_run_dir("runs/detection")
+    return train_detection(_detection_config(args), run_dir, verbose=verbose)
+
+
+def _evaluate(args, verbose):
+    from training.common.run_directory import RunDirectory
+
+    experiment, _ = RunDirectory(args.run_dir).read_config()
+    if experiment == "classification":
+        from training.classification.job import evaluate_run
+
+        if args.data is not None:
+            raise ValueError("--data: only detection runs can be evaluated on other data.")
+        return evaluate_run(args.run_dir, args.checkpoint, verbose)
+    from training.detection.job import evaluate_run
+
+    return evaluate_run(args.run_dir, args.checkpoint, args.data, verbose)
+
+
+def _classify(args, verbose):
+    from training.classification.config import resolve_config
+    from training.classification.job import run_classification
+
+    if args.resume:
+        return run_classification(None, args.resume, resume=True, verbose=verbose)
+    config = resolve_config(args.data, transform=args.transform,
+                            target_budget=args.target_budget, **_classification_options(args))
+    target = "" if config.target_budget is None else f"-p{config.target_budget:g}"
+    stem = f"runs/classify-{args.data.split(':')[0]}-{args.transform}{target}"
+    return run_classification(config, args.run_dir or free_run_dir(stem), verbose=verbose)
+
+
+def _sweep(args, verbose):
+    if args.sweep == "table1":
+        from training.detection.table1 import run_table1
+
+        return run_table1(_detection_config(args), args.seeds, args.hinge_weights,
+                          args.sweep_dir, verbose=verbose)
+    from training.classification.figure3 import run_figure3
+
+    specs = [spec.strip() for spec in args.data.split(",") if spec.strip()]
+    return run_figure3(specs, args.sweep_dir, targets=args.targets, transforms=args.transforms,
+                       verbose=verbose, **_classification_options(args))
+
+
+COMMANDS = {"train": _train, "evaluate": _evaluate, "classify": _classify, "sweep": _sweep}
 
 
 def main(argv=None):
+    """Parses `argv`, runs the command, returns the exit code (2 on an error,
+    printed as one line on stderr; `--debug` raises it instead)."""
     args = build_parser().parse_args(argv)
-    if args.command == "train":
-        from training.detection.job import train_detection
-
-        if args.resume:
-            config = DetectionJobConfig(run_dir=args.resume)
-            train_detection(config, resume=True)
-        else:
-            train_detection(_config_from(args))
-    elif args.command == "evaluate":
-        from training.detection.job import evaluate_run
-
-        evaluate_run(args.run_dir, data=args.data, checkpoint=args.checkpoint)
-    elif args.command == "sweep" and args.table1:
-        from training.detection.table1 import run_table1
-
-        run_table1(_config_from(args), args.seeds, args.hinge_weights, args.sweep_dir)
-    elif args.command == "sweep" and args.figure3:
-        _classification_cli().run_figure3_sweep(args)
-    elif args.command == "classify":
-        _classification_cli().run_classify(args)
+    try:
+        COMMANDS[args.command](args, verbose=0 if args.quiet else 1)
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError) as error:
+        if args.debug:
+            raise
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: resume with --resume RUN_DIR", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -1,62 +1,82 @@
-"""Command line: classify, resume, the Figure 3 sweep, and bad input."""
+"""Command line of the classification experiment: classify, resume, evaluate,
+the Figure 3 sweep, and bad input (in-process through `training.cli.main`;
+tests/training/test_cli_fresh_process.py runs the same in new interpreters)."""
 
-import argparse
-import re
 import json
+import re
 
 import pytest
 
-from training.classification.cli import add_classify_parser
-from training.classification.cli import add_figure3_arguments
-from training.classification.cli import _options
-from training.classification.cli import main
+from training.cli import main
 from training.common.run_directory import read_csv
 
 SMALL = ["--max-examples", "64", "--epochs", "1", "--batch-size", "32", "--quiet"]
 
 
-def test_classify_writes_a_complete_run_directory_and_resumes(tmp_path, capsys):
+def test_classify_writes_a_complete_run_directory_and_refuses_to_overwrite(tmp_path, capsys):
     run_dir = tmp_path / "radio"
     argv = ["classify", "--data", "embedded-radio", "--transform", "dft",
             "--target-budget", "0.25", "--run-dir", str(run_dir)]  # fmt: skip
     assert main(argv + SMALL) == 0
-    names = ("config.json", "state.json", "results.csv", "final.json", "last.keras",
-             "best.keras", "plots/training.png", "plots/sizes.png",
+    names = ("config.json", "state.json", "results.csv", "results.json", "summary.txt",
+             "last.keras", "best.keras", "plots/training.png", "plots/sizes.png",
              "plots/per_snr.png")  # fmt: skip
     for name in names:
         assert (run_dir / name).exists(), name
     config = json.loads((run_dir / "config.json").read_text())
+    assert config["experiment"] == "classification"
     assert config["config"]["transform"] == "dft" and config["config"]["target_budget"] == 0.25
-    assert config["complexity_full"] == 7 * 128
-    final = json.loads((run_dir / "final.json").read_text())
-    assert 0 <= final["test_accuracy"] <= 1 and len(final["per_snr"]) > 1
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["complexity_full"] == 7 * 128
+    assert 0 <= results["test_accuracy"] <= 1 and len(results["per_snr"]) > 1
     assert [row["epoch"] for row in read_csv(run_dir / "results.csv")] == [1]
 
+    before = {path: path.stat().st_mtime_ns for path in run_dir.rglob("*") if path.is_file()}
+    capsys.readouterr()
     assert main(argv + SMALL) == 2  # never overwrites a run
-    assert "--resume" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "--resume" in error and str(run_dir) in error
+    assert before == {path: path.stat().st_mtime_ns for path in run_dir.rglob("*")
+                      if path.is_file()}  # fmt: skip
     assert main(["classify", "--resume", str(run_dir)]) == 0  # finished: prints its summary
     assert "already finished" in capsys.readouterr().out
+
+
+def test_default_run_directory_takes_the_first_free_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["classify", "--data", "embedded-radio", "--target-budget", "0.5"] + SMALL
+    assert main(argv) == 0 and main(argv) == 0
+    first, second = tmp_path / "runs/classify-embedded-radio-dct-p0.5", None
+    second = tmp_path / "runs/classify-embedded-radio-dct-p0.52"
+    assert (first / "results.json").exists() and (second / "results.json").exists()
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--target-budget", "1.5"], r"p\* must lie in \(0, 1\]"),
-        (["--target-budget", "0"], r"p\* must lie in \(0, 1\]"),
-        (["--transform", "wavelet"], "Unknown transform 'wavelet'"),
+        (["--target-budget", "1.5"], r"--target-budget \(p\*\) must lie in \(0, 1\]"),
+        (["--target-budget", "0"], r"--target-budget must be > 0"),
+        (["--epochs", "0"], r"--epochs must be an integer >= 1, got 0"),
         (["--data", "mnist"], "Unknown --data 'mnist'"),
         (["--data", "radioml:/no/such/file.hdf5"], "RadioML file not found: /no/such/file.hdf5"),
     ],
 )
-def test_bad_input_exits_with_a_clear_message(argv, message, tmp_path, capsys):
-    assert main(["classify", "--run-dir", str(tmp_path / "run")] + argv + SMALL) == 2
-    assert re.search(message, capsys.readouterr().err)
+def test_bad_input_exits_with_one_clear_line(argv, message, tmp_path, capsys):
+    code = main(["classify", "--run-dir", str(tmp_path / "run")] + SMALL + argv)
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1 and re.search(message, error), error
+    assert not (tmp_path / "run").exists()
 
 
-def test_figure3_sweep_writes_table_and_plot(tmp_path):
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(ValueError, match="--epochs"):
+        main(["classify", "--debug", "--run-dir", str(tmp_path / "run"), "--epochs", "0"])
+
+
+def test_figure3_sweep_writes_table_and_plot_and_continues(tmp_path, capsys):
     sweep_dir = tmp_path / "figure3"
-    argv = ["sweep", "--figure3", "--data", "embedded-radio", "--targets", "1.0",
-            "--transforms", "dct", "--run-dir", str(sweep_dir)] + SMALL  # fmt: skip
+    argv = ["sweep", "figure3", "--data", "embedded-radio", "--targets", "1.0",
+            "--transforms", "dct", "--sweep-dir", str(sweep_dir)] + SMALL  # fmt: skip
     assert main(argv) == 0
     rows = read_csv(sweep_dir / "results.csv")
     # The baseline, then p* = 1 which is also C_base / C_full (the 1D CNN's
@@ -64,31 +84,10 @@ def test_figure3_sweep_writes_table_and_plot(tmp_path):
     assert [(r["transform"], r["target_budget"]) for r in rows] == [("fixed", None), ("dct", 1.0)]
     assert rows[0]["complexity_fraction"] == 1.0 and rows[1]["base_budget"] == "True"
     assert (sweep_dir / "plots" / "figure3.png").stat().st_size > 10_000
-    assert main(argv) == 2  # an existing sweep needs --resume
-    assert main(argv + ["--resume"]) == 0  # everything finished: nothing retrained
+    mtime = (sweep_dir / "embedded-radio" / "fixed" / "last.keras").stat().st_mtime_ns
+    assert main(argv) == 0  # the same sweep again: everything finished, nothing retrained
+    assert (sweep_dir / "embedded-radio" / "fixed" / "last.keras").stat().st_mtime_ns == mtime
     assert len(read_csv(sweep_dir / "results.csv")) == 2
-
-
-def test_the_main_cli_can_register_both_entry_points():
-    """`python -m training` registers classify, and adds --figure3 to its own
-    sweep parser, which may already define --data, --epochs, --run-dir, ..."""
-    parser = argparse.ArgumentParser()
-    subparsers = parser.add_subparsers(dest="command")
-    add_classify_parser(subparsers)
-    sweep = subparsers.add_parser("sweep")
-    sweep.add_argument("--table1", action="store_true")
-    sweep.add_argument("--data", default="embedded")
-    sweep.add_argument("--epochs", type=int)
-    sweep.add_argument("--seed", type=int, default=0)
-    sweep.add_argument("--scale-learning-rate-factor", type=float, default=1.0)  # detection's
-    add_figure3_arguments(sweep)
-    args = parser.parse_args(["sweep", "--figure3", "--targets", "0.1", "0.5", "--epochs", "2"])
-    assert args.figure3 and args.targets == [0.1, 0.5] and args.epochs == 2
-    assert args.run_dir is None and args.resume is False  # added by add_figure3_arguments
-    # Options left at the detection defaults mean "the classification default".
-    options = _options(args)
-    assert options["scale_learning_rate_factor"] is None and options["epochs"] == 2
-    args = parser.parse_args(["sweep", "--figure3", "--scale-learning-rate-factor", "3"])
-    assert _options(args)["scale_learning_rate_factor"] == 3.0
-    args = parser.parse_args(["classify", "--data", "embedded-radio", "--target-budget", "0.1"])
-    assert args.func.__name__ == "run_classify"
+    capsys.readouterr()
+    assert main(argv[:-len(SMALL)] + ["--epochs", "2", "--quiet"]) == 2  # other settings
+    assert "other settings" in capsys.readouterr().err

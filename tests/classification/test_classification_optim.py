@@ -8,7 +8,7 @@ from keras_resolution import ResolutionLayer
 from training.common.optimizers import ResolutionAdam
 from training.common.optimizers import ResolutionSGD
 from training.common.optimizers import make_optimizer
-from training.common.optimizers import piecewise_schedule
+from training.common.optimizers import step_decay
 
 
 def _one_step(optimizer):
@@ -48,7 +48,7 @@ def test_optimizers_serialize_their_factor():
 
 
 def test_paper_schedule_decays_by_ten_at_the_given_epochs():
-    schedule = piecewise_schedule(0.1, [20, 40, 60], 0.1, steps_per_epoch=10)
+    schedule = step_decay(0.1, [20, 40, 60], 0.1, steps_per_epoch=10)
     rates = [float(schedule(step)) for step in (0, 199, 200, 399, 400, 600, 10_000)]  # iterations
     np.testing.assert_allclose(rates, [0.1, 0.1, 0.01, 0.01, 0.001, 1e-4, 1e-4], rtol=1e-5)
-    assert piecewise_schedule(0.5, [], 0.1, 10) == 0.5
+    assert step_decay(0.5, [], 0.1, 10) == 0.5

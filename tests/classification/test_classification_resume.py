@@ -3,11 +3,14 @@
 import numpy as np
 import pytest
 
-from training.classification import job as train
+import keras
+
+import keras_resolution.applications  # noqa: F401 (registers the classifiers' layers)
 from training.classification.config import resolve_config
-from training.common.run_directory import read_csv
 from training.classification.job import run_classification
 from training.common.run_directory import RunDirectory
+from training.common.run_directory import read_csv
+from training.common.run_loop import BatchCheckpoint
 
 
 class Killed(Exception):
@@ -22,7 +25,7 @@ def _config():
 
 
 def _weights(run_dir):
-    model = RunDirectory(run_dir).load_last()
+    model = keras.saving.load_model(RunDirectory(run_dir).last_checkpoint)
     return [np.asarray(v) for v in model.weights] + [
         np.asarray(v) for v in model.optimizer.variables
     ]
@@ -33,19 +36,19 @@ def test_resume_after_a_kill_mid_epoch_matches_an_uninterrupted_run(
 ):
     reference = run_classification(_config(), tmp_path / "reference", data=tiny_radio, verbose=0)
 
-    original = train._BatchCheckpoint.on_train_batch_end
+    original = BatchCheckpoint.on_train_batch_end
 
     def kill_after_the_checkpoint(self, batch, logs=None):
         original(self, batch, logs)
         if self.epoch == 1 and self.skip_batches + batch + 1 == 2:
             raise Killed()
 
-    monkeypatch.setattr(train._BatchCheckpoint, "on_train_batch_end", kill_after_the_checkpoint)
+    monkeypatch.setattr(BatchCheckpoint, "on_train_batch_end", kill_after_the_checkpoint)
     with pytest.raises(Killed):
         run_classification(_config(), tmp_path / "killed", data=tiny_radio, verbose=0)
     state = RunDirectory(tmp_path / "killed").read_state()
     assert (state.epochs_done, state.batches_done, state.finished) == (1, 2, False)
-    monkeypatch.setattr(train._BatchCheckpoint, "on_train_batch_end", original)
+    monkeypatch.setattr(BatchCheckpoint, "on_train_batch_end", original)
 
     with pytest.raises(FileExistsError, match="--resume"):
         run_classification(_config(), tmp_path / "killed", data=tiny_radio, verbose=0)

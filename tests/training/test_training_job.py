@@ -1,7 +1,6 @@
 """The detection job: a run end to end, its files, resume after a crash."""
 
 import csv
-import dataclasses
 
 import keras
 import numpy as np
@@ -10,9 +9,10 @@ import pytest
 from training.detection.data.embedded import EMBEDDED_CLASSES
 from training.detection.data.embedded import EmbeddedConfig
 from training.detection.data.embedded import ensure_embedded_dataset
-from training.detection.job import DetectionJobConfig
-from training.detection.job import train_detection
 from training.common.run_directory import RunDirectory
+from training.common.run_loop import BatchCheckpoint
+from training.detection.config import DetectionConfig
+from training.detection.job import train_detection
 
 
 @pytest.fixture(scope="module")
@@ -21,31 +21,16 @@ def tiny_data(tmp_path_factory):
     return str(ensure_embedded_dataset(config, tmp_path_factory.mktemp("data")))
 
 
-def _config(data, run_dir, **overrides):
+def _config(data, **overrides):
     values = dict(
-        data=data, run_dir=str(run_dir), model="resolution", hinge_weight=1e-3,
+        data=data, model="resolution", hinge_weight=1e-3,
         epochs=2, image_size=64, batch_size=4, learning_rate=1e-3,
         final_learning_rate=1e-4, optimizer="adam", freeze_backbone=False,
         eval_every=1, train_split="train", eval_split="test",
-        class_names=list(EMBEDDED_CLASSES), checkpoint_every=1,
+        classes=list(EMBEDDED_CLASSES), checkpoint_every=1,
     )
     values.update(overrides)
-    return DetectionJobConfig(**values)
-
-
-class CrashAt(keras.callbacks.Callback):
-    """Simulates a killed process right after a given batch of an epoch."""
-
-    def __init__(self, epoch, batch):
-        super().__init__()
-        self.epoch, self.batch, self.current = epoch, batch, None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.current = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.current == self.epoch and batch == self.batch:
-            raise KeyboardInterrupt("simulated kill")
+    return DetectionConfig(**values)
 
 
 def _weights(path):
@@ -58,12 +43,10 @@ def _weights(path):
     ["baseline", pytest.param("resolution", marks=pytest.mark.slow)],
 )
 def test_run_writes_its_files_and_a_killed_run_resumes_to_the_same_end(
-    tiny_data, tmp_path, model
+    tiny_data, tmp_path, model, monkeypatch
 ):
     """Baseline in CI; the Resolution PANet (slower to trace) with -m slow."""
-    straight = train_detection(
-        _config(tiny_data, tmp_path / "straight", model=model), progress=False
-    )
+    straight = train_detection(_config(tiny_data, model=model), tmp_path / "straight", verbose=0)
     run = RunDirectory(tmp_path / "straight")
     for name in ("config.json", "results.csv", "last.keras", "best.keras",
                  "summary.txt", "results.json"):
@@ -83,12 +66,20 @@ def test_run_writes_its_files_and_a_killed_run_resumes_to_the_same_end(
         assert rows[-1][key] != "", key
     assert run.read_state().finished
 
-    crashed = _config(tiny_data, tmp_path / "crashed", model=model)
-    with pytest.raises(KeyboardInterrupt):
-        train_detection(crashed, progress=False, extra_callbacks=[CrashAt(epoch=1, batch=1)])
-    state = RunDirectory(crashed.run_dir).read_state()
+    original = BatchCheckpoint.on_train_batch_end
+
+    def kill_after_the_checkpoint(self, batch, logs=None):
+        original(self, batch, logs)
+        if self.epoch == 1 and batch == 1:
+            raise KeyboardInterrupt("simulated kill")
+
+    crashed = tmp_path / "crashed"
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(BatchCheckpoint, "on_train_batch_end", kill_after_the_checkpoint)
+        train_detection(_config(tiny_data, model=model), crashed, verbose=0)
+    state = RunDirectory(crashed).read_state()
     assert (state.epochs_done, state.batches_done, state.finished) == (1, 2, False)
-    resumed = train_detection(dataclasses.replace(crashed), resume=True, progress=False)
+    resumed = train_detection(None, crashed, resume=True, verbose=0)
 
     for a, b in zip(_weights(run.last_checkpoint), _weights(tmp_path / "crashed" / "last.keras")):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -15,15 +15,16 @@ SCRIPT = textwrap.dedent("""
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from training.detection.data.embedded import EMBEDDED_CLASSES, EmbeddedConfig, ensure_embedded_dataset
-    from training.detection.job import DetectionJobConfig, train_detection
+    from training.detection.config import DetectionConfig
+    from training.detection.job import train_detection
     data = ensure_embedded_dataset(EmbeddedConfig(seed=9, num_train=16, num_val=1, num_test=4),
                                    sys.argv[1] + "/data")
-    config = DetectionJobConfig(
-        data=str(data), run_dir=sys.argv[1] + "/run", model="resolution", hinge_weight=1e-3,
+    config = DetectionConfig(
+        data=str(data), model="resolution", hinge_weight=1e-3,
         epochs=1, image_size=64, batch_size=8, learning_rate=1e-3, final_learning_rate=1e-4,
         optimizer="adam", freeze_backbone=False, eval_every=1, train_split="train",
-        eval_split="test", class_names=list(EMBEDDED_CLASSES), strategy="mirrored")
-    results = train_detection(config, progress=False)
+        eval_split="test", classes=list(EMBEDDED_CLASSES), strategy="mirrored")
+    results = train_detection(config, sys.argv[1] + "/run", verbose=0)
     print("RESULT " + json.dumps(results))
 """)
 

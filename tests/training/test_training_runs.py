@@ -11,6 +11,7 @@ from training.common.run_directory import RunDirectory
 from training.common.run_directory import RunState
 from training.common.run_directory import atomic_write
 from training.common.run_directory import atomic_write_csv
+from training.common.run_directory import claim_sweep
 from training.common.run_directory import read_csv
 
 
@@ -47,10 +48,10 @@ def test_csv_round_trip_keeps_columns_types_and_missing_cells(tmp_path):
 def test_state_and_config_round_trip(tmp_path):
     run = RunDirectory(tmp_path / "run")
     assert run.read_state() == RunState()
-    run.write_config({"epochs": 3, "model": "resolution"})
+    run.claim({"experiment": "detection", "config": {"epochs": 3, "model": "resolution"}})
     run.write_state(RunState(epochs_done=2, batches_done=5, best_metric=0.5, best_epoch=2))
     again = RunDirectory(tmp_path / "run")
-    assert again.read_config() == {"epochs": 3, "model": "resolution"}
+    assert again.read_config() == ("detection", {"epochs": 3, "model": "resolution"})
     assert again.read_state() == RunState(2, 5, 0.5, 2, False)
 
 
@@ -61,16 +62,34 @@ def test_checkpoint_restores_weights_and_optimizer_state(tmp_path):
     model.fit(x, y, epochs=1, verbose=0)
     run = RunDirectory(tmp_path)
     run.save_checkpoint(model, RunState(epochs_done=1), best=True)
-    restored = run.load_last()
+    restored = keras.saving.load_model(run.checkpoint("last"))
     for a, b in zip(model.optimizer.variables, restored.optimizer.variables):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     np.testing.assert_array_equal(model.predict(x, verbose=0), restored.predict(x, verbose=0))
     assert run.best_checkpoint.exists() and run.read_state().epochs_done == 1
+    assert run.checkpoint("best") == run.best_checkpoint
 
 
 def test_missing_files_name_the_path(tmp_path):
     run = RunDirectory(tmp_path / "empty")
-    with pytest.raises(FileNotFoundError, match="config.json"):
+    assert not run.path.exists()  # reading never creates the directory
+    with pytest.raises(FileNotFoundError, match="not a run directory"):
         run.read_config()
     with pytest.raises(FileNotFoundError, match="last.keras"):
-        run.load_last()
+        run.checkpoint("last")
+    assert not run.path.exists()
+
+
+def test_claim_refuses_a_directory_that_holds_a_run(tmp_path):
+    run = RunDirectory(tmp_path / "run")
+    run.claim({"experiment": "detection", "config": {"seed": 0}})
+    with pytest.raises(FileExistsError, match="--resume"):
+        RunDirectory(tmp_path / "run").claim({"experiment": "detection", "config": {"seed": 1}})
+    assert run.read_config() == ("detection", {"seed": 0})
+
+
+def test_a_sweep_continues_with_the_same_settings_and_refuses_others(tmp_path):
+    claim_sweep(tmp_path, {"seeds": [0, 1]})
+    claim_sweep(tmp_path, {"seeds": [0, 1]})  # the same sweep: continue
+    with pytest.raises(FileExistsError, match="other settings"):
+        claim_sweep(tmp_path, {"seeds": [0, 2]})

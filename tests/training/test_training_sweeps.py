@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from training.detection import table1 as sweeps
-from training.detection.job import DetectionJobConfig
+from training.detection.config import DetectionConfig
 from training.common.run_directory import RunDirectory
 from training.common.run_directory import RunState
 
 
 def test_plan_has_the_baseline_and_every_hinge_weight_for_every_seed():
-    runs = sweeps.table1_runs(DetectionJobConfig(), seeds=[0, 1], hinge_weights=[0.0, 1e-3, 1e-2])
+    runs = sweeps.table1_runs(DetectionConfig(), seeds=[0, 1], hinge_weights=[0.0, 1e-3, 1e-2])
     assert [label for label, _ in runs] == 2 * [
         "baseline", "resolution lambda=0", "resolution lambda=0.001", "resolution lambda=0.01"]
     assert [config.seed for _, config in runs] == [0] * 4 + [1] * 4
@@ -54,18 +54,22 @@ def test_table_shows_percentages_with_spread_and_band_columns_only_when_all_have
 def test_sweep_trains_each_run_once_and_reuses_finished_runs(tmp_path, monkeypatch, capsys):
     trained = []
 
-    def fake_train(config, resume=False, progress=True):
-        trained.append((config.model, config.hinge_weight, config.seed, resume))
-        run = RunDirectory(config.run_dir)
+    def fake_train(config, run_dir, resume=False, verbose=1):
+        run = RunDirectory(run_dir)
+        if resume:  # as the run loop: a finished run returns its stored results
+            assert run.read_state().finished
+            return json.loads(run.results_json.read_text())
+        trained.append((config.model, config.hinge_weight, config.seed))
+        run.claim({"experiment": "detection", "config": dataclasses.asdict(config)})
         result = _result(0.4 + 0.1 * config.seed, 2875.0 - 100 * config.hinge_weight * 1e3, 0.1)
-        (run.path / "results.json").write_text(json.dumps(result))
+        run.results_json.write_text(json.dumps(result))
         run.write_state(RunState(epochs_done=1, finished=True))
         return result
 
     monkeypatch.setattr("training.detection.job.train_detection", fake_train)
-    base = DetectionJobConfig()
-    rows = sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, progress=False)
-    assert len(trained) == 4 and not any(resume for *_, resume in trained)
+    base = DetectionConfig()
+    rows = sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0)
+    assert len(trained) == 4
     assert (tmp_path / "resolution_lambda0.001_seed1" / "results.json").exists()
     assert rows[0]["map50_mean"] == pytest.approx(0.45)
     assert rows[1]["panet_complexity_mean"] == pytest.approx(2775.0)
@@ -75,6 +79,8 @@ def test_sweep_trains_each_run_once_and_reuses_finished_runs(tmp_path, monkeypat
     assert (tmp_path / "table1.txt").read_text().splitlines()[0].startswith("Model")
     assert "45.0% +- 7.1" in capsys.readouterr().out
 
-    again = sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, progress=False)
+    again = sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0)
     assert len(trained) == 4  # nothing retrained
     assert again == rows
+    with pytest.raises(FileExistsError, match="other settings"):
+        sweeps.run_table1(base, [0, 2], [1e-3], tmp_path, verbose=0)

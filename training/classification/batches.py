@@ -13,16 +13,7 @@ import keras
 import numpy as np
 
 from training.classification.data.cifar import random_crop_and_flip
-
-
-def epoch_order(num_examples, seed, epoch):
-    """The permutation of the training examples used in `epoch`.
-
-    The same convention as the detection pipeline
-    (`training.detection.data.pipeline.epoch_order`), kept here so that the
-    classification jobs do not import KerasCV.
-    """
-    return np.random.default_rng([seed, epoch]).permutation(num_examples)
+from training.common.data_order import epoch_order
 
 
 class SplitBatches(keras.utils.PyDataset):
@@ -84,8 +75,3 @@ def training_batches(split, batch_size, seed, epoch, skip_batches=0, augment=Fal
         drop_remainder=True,
         augment_seed=(seed, epoch) if augment else None,
     )
-
-
-def steps_per_epoch(split, batch_size):
-    """Training steps in one full epoch (partial batch dropped)."""
-    return max(len(split) // int(batch_size), 1)

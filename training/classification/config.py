@@ -41,8 +41,8 @@ import dataclasses
 
 from training.classification.data import architecture_of
 from training.classification.data import check_data_spec
-from keras_resolution import QuadraticTarget
 from keras_resolution.applications.classifiers import check_transform
+from training.common import validators
 from training.common.optimizers import OPTIMIZERS
 
 SCHEDULES = {
@@ -162,20 +162,19 @@ def resolve_config(data="embedded-images", **options):
     else:
         if config.target_budget is None:
             config.target_budget = DEFAULT_TARGET_BUDGET
-        # Validates p* and lambda, with errors naming them.
-        QuadraticTarget(config.target_budget, weight=config.penalty_weight)
-        config.target_budget = float(config.target_budget)
+        config.target_budget = validators.check_positive("--target-budget", config.target_budget)
+        if config.target_budget > 1:
+            raise ValueError(f"--target-budget (p*) must lie in (0, 1], got {config.target_budget}.")
+        validators.check_non_negative("--penalty-weight", config.penalty_weight)
     if config.architecture != "resnet18":
         config.width = None
-    for name in ("epochs", "batch_size"):
-        if int(getattr(config, name)) < 1:
-            flag = "--" + name.replace("_", "-")
-            raise ValueError(f"{flag} must be >= 1, got {getattr(config, name)}.")
-    if config.optimizer not in OPTIMIZERS:
-        raise ValueError(
-            f"Unknown optimizer {config.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}."
-        )
-    if not config.learning_rate > 0:
-        raise ValueError(f"--learning-rate must be > 0, got {config.learning_rate}.")
+    validators.check_positive_int("--epochs", config.epochs)
+    validators.check_positive_int("--batch-size", config.batch_size)
+    validators.check_non_negative_int("--checkpoint-every", config.checkpoint_every)
+    validators.check_choice("--optimizer", config.optimizer, OPTIMIZERS)
+    validators.check_positive("--learning-rate", config.learning_rate)
+    validators.check_positive("--scale-learning-rate-factor", config.scale_learning_rate_factor)
+    validators.check_choice("--complexity-definition", config.complexity_definition,
+                            ("linear", "area"))
     config.lr_decay_epochs = sorted(int(e) for e in config.lr_decay_epochs or [])
     return config

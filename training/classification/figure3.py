@@ -7,15 +7,16 @@ baseline does not resize). Every model is a classification run of its own
 under the sweep directory:
 
     SWEEP_DIR/
-        config.json            the sweep's settings
+        sweep.json             the sweep's settings
         results.csv            one row per finished run (the table below)
         plots/figure3.png      accuracy against realised complexity
         <data>/fixed/          one run directory per model
         <data>/dct-p0.1000/ ...
 
 `results.csv` and the plot are rewritten after every run, so an
-interrupted sweep keeps what it finished; `resume=True` skips finished runs
-and resumes the interrupted one from its last checkpoint.
+interrupted sweep keeps what it finished; the same command again reuses
+the finished runs and resumes the interrupted one from its last checkpoint
+(`training.common.run_directory.claim_sweep`).
 """
 
 import pathlib
@@ -30,6 +31,7 @@ from training.common.tables import format_table
 from training.classification.job import run_classification
 from training.common.run_directory import RunDirectory
 from training.common.run_directory import atomic_write_csv
+from training.common.run_directory import claim_sweep
 
 FIGURE3_TARGETS = (0.1, 0.25, 0.5, 1.0)
 FIGURE3_TRANSFORMS = ("dct", "dft")
@@ -80,7 +82,6 @@ def run_figure3(
     sweep_dir,
     targets=FIGURE3_TARGETS,
     transforms=FIGURE3_TRANSFORMS,
-    resume=False,
     verbose=1,
     **options,
 ):
@@ -91,7 +92,6 @@ def run_figure3(
         sweep_dir: Directory of the sweep.
         targets: Target budgets p* (C_base / C_full is always added).
         transforms: Resolution transforms to compare.
-        resume: Continue an interrupted sweep in `sweep_dir`.
         verbose: Keras verbosity of each run.
         **options: `ClassifyConfig` options shared by every run (`epochs`,
             `batch_size`, `seed`, ...); None keeps the dataset's default.
@@ -106,15 +106,7 @@ def run_figure3(
         "transforms": list(transforms),
         "options": {k: v for k, v in options.items() if v is not None},
     }
-    if sweep.config_path.exists() and not resume:
-        raise FileExistsError(
-            f"{sweep.path} already holds a sweep; pass --resume to continue it "
-            "or choose another --run-dir."
-        )
-    if resume and sweep.config_path.exists():
-        settings = sweep.read_config()
-    else:
-        sweep.write_config(settings)
+    claim_sweep(sweep.path, {"sweep": "figure3", **settings})
     rows = []
     started = time.time()
     for spec in settings["data"]:
@@ -140,7 +132,7 @@ def run_figure3(
             results = run_classification(
                 config,
                 run_dir,
-                resume=(run_dir / "config.json").exists(),
+                resume=RunDirectory(run_dir).holds_run(),
                 data=data,
                 verbose=verbose,
             )

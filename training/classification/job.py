@@ -1,93 +1,49 @@
-"""One classification run: train under the budget, checkpoint, resume, evaluate.
+"""The classification experiment (paper section 5.1): a ResNet-18 or the
+radio 1D CNN under `lambda * (C / C_full - p*)^2`, or its fixed baseline,
+trained by the one run loop.
 
-`run_classification(config, run_dir)` trains one model and writes its run
-directory (the conventions of `training.common.run_directory`):
-
-    config.json     the resolved `ClassifyConfig`, plus the dataset and the
-                    budget reference (C_base, C_full)
-    state.json      epochs and batches done, best validation accuracy
-    last.keras      model + optimizer state (every epoch end, and every
-                    `checkpoint_every` batches)
-    best.keras      the model with the best validation accuracy
-    results.csv     one row per epoch: loss (cross-entropy + budget term),
-                    complexity_penalty (the budget term), accuracy,
-                    val_loss (cross-entropy), val_accuracy, complexity,
-                    complexity_fraction, learning rate, seconds, and the
-                    learned size and scale of every Resolution layer
-    final.json      test accuracy and loss, realised complexity (continuous
-                    and from the integer sizes), per-SNR accuracy (radio)
-    plots/          training.png, sizes.png, per_snr.png
-    tensorboard/    TensorBoard logs
+`run_classification(config, run_dir)` trains one model; the run directory
+follows `training.common.run_directory`, with these columns in results.csv:
+loss (cross-entropy + budget term), complexity_penalty (the budget term),
+accuracy, val_loss (cross-entropy), val_accuracy, complexity,
+complexity_fraction, learning rate, seconds, and the learned size and scale
+of every Resolution layer. results.json holds the test accuracy and loss,
+the realised complexity (continuous and from the integer sizes) and the
+per-SNR accuracy (radio).
 
 The final test evaluation uses the last model (the one whose complexity the
 budget steered), not the best-on-validation one.
 """
-
-import dataclasses
-import json
-import time
 
 import keras
 import numpy as np
 from keras import ops
 
 import keras_resolution
-from training.classification import plots
-from training.classification.batches import SplitBatches
-from training.classification.batches import steps_per_epoch
-from training.classification.batches import training_batches
-from training.classification.config import ClassifyConfig
-from training.classification.data import load_dataset
 from keras_resolution.applications.classifiers import budget_reference
 from keras_resolution.applications.classifiers import build_classifier
 from keras_resolution.applications.classifiers import site_sizes
 from keras_resolution.applications.classifiers import size_complexity
+from training.classification import plots
+from training.classification.batches import SplitBatches
+from training.classification.batches import training_batches
+from training.classification.config import ClassifyConfig
+from training.classification.data import load_dataset
 from training.common.optimizers import make_optimizer
-from training.common.optimizers import piecewise_schedule
-from training.common.tables import format_table
+from training.common.optimizers import step_decay
+from training.common.optimizers import steps_per_epoch
 from training.common.run_directory import RunDirectory
-from training.common.run_directory import RunState
-from training.common.run_directory import atomic_write_csv
-from training.common.run_directory import atomic_write_json
-from training.common.run_directory import read_csv
+from training.common.run_loop import Experiment
+from training.common.run_loop import read_run_config
+from training.common.run_loop import run_experiment
+from training.common.tables import format_mapping
+from training.common.tables import format_table
 
-FINAL_FILE = "final.json"
 SUMMARY_COLUMNS = (
     "data", "transform", "target_budget", "complexity_fraction",
     "relative_error", "test_accuracy", "best_val_accuracy", "epochs",
     "train_seconds",
 )  # fmt: skip
-
-
-class _EpochProgbar(keras.callbacks.ProgbarLogger):
-    """Keras's progress bar, titled with the run's epoch count.
-
-    Each epoch is its own `fit` call (so a run can resume mid-epoch); this
-    keeps the "Epoch e/N" line right.
-    """
-
-    def __init__(self, total_epochs):
-        super().__init__()
-        self.total_epochs = total_epochs
-
-    def set_params(self, params):
-        super().set_params(params)
-        self.epochs = self.total_epochs
-
-
-class _BatchCheckpoint(keras.callbacks.Callback):
-    """Saves `last.keras` every `every` batches with the mid-epoch position."""
-
-    def __init__(self, run, every, epoch, skip_batches, state):
-        super().__init__()
-        self.run, self.every, self.epoch = run, every, epoch
-        self.skip_batches, self.state = skip_batches, state
-
-    def on_train_batch_end(self, batch, logs=None):
-        done = self.skip_batches + batch + 1
-        if self.every and done % self.every == 0:
-            state = dataclasses.replace(self.state, epochs_done=self.epoch, batches_done=done)
-            self.run.save_checkpoint(self.model, state)
 
 
 def _architecture_kwargs(config):
@@ -107,11 +63,11 @@ def build_model(config, data):
         resolution_kwargs={"taper": config.taper, "gradient": config.gradient},
         **_architecture_kwargs(config),
     )
-    schedule = piecewise_schedule(
+    schedule = step_decay(
         config.learning_rate,
         config.lr_decay_epochs,
         config.lr_decay_factor,
-        steps_per_epoch(data.train, config.batch_size),
+        steps_per_epoch(len(data.train), config.batch_size),
     )
     optimizer = make_optimizer(
         config.optimizer,
@@ -119,7 +75,8 @@ def build_model(config, data):
         momentum=config.momentum,
         scale_learning_rate_factor=config.scale_learning_rate_factor,
     )
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    loss = keras.losses.SparseCategoricalCrossentropy()
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     return model
 
 
@@ -174,22 +131,83 @@ def _layer_logs(model, config):
     return {k: v for k, v in logger.complexity_logs().items() if "/" in k}
 
 
-def _current_learning_rate(optimizer):
-    return float(ops.convert_to_numpy(optimizer.learning_rate))
+class ClassificationExperiment(Experiment):
+    """The classification pieces of the run loop.
 
+    Args:
+        config: A resolved `ClassifyConfig`.
+        data: Already loaded `ClassificationData` for `config.data` (the
+            sweep loads each dataset once), or None to load it.
+        verbose: Progress bars and messages (1) or silence (0).
+    """
 
-def _start(run, config, resume):
-    """Config and state to start from; refuses to overwrite a started run."""
-    state = run.read_state()
-    if resume:
-        stored = run.read_config()
-        return ClassifyConfig(**stored["config"]), state
-    if state.epochs_done or state.batches_done or run.last_checkpoint.exists():
-        raise FileExistsError(
-            f"{run.path} already holds a run (epochs done: {state.epochs_done}); "
-            "pass --resume to continue it or choose another --run-dir."
+    name = "classification"
+    monitor = "val_accuracy"
+    eval_every = 1
+
+    def __init__(self, config, data=None, verbose=1):
+        self.config = config
+        self.verbose = verbose
+        self.data = data or load_dataset(
+            config.data, seed=config.seed, data_dir=config.data_dir,
+            max_examples=config.max_examples,
+        )  # fmt: skip
+        self.c_base, self.c_full, self.baseline_sizes = budget_reference(
+            config.architecture,
+            self.data.input_shape,
+            self.data.num_classes,
+            config.complexity_definition,
+            **_architecture_kwargs(config),
         )
-    return config, state
+
+    def describe(self):
+        config = self.config
+        return (
+            f"{config.architecture} / {config.transform} on {self.data.description}; "
+            f"target p* = {config.target_budget}, C_base/C_full = "
+            f"{self.c_base / self.c_full:.4f}"
+        )
+
+    def build_model(self):
+        return build_model(self.config, self.data)
+
+    def load_model(self, path):
+        import keras_resolution.applications  # noqa: F401 (registers the layers)
+
+        return keras.saving.load_model(path)
+
+    def train_batches(self, epoch, skip_batches):
+        config = self.config
+        return training_batches(
+            self.data.train, config.batch_size, config.seed, epoch, skip_batches, self.data.augment
+        )
+
+    def callbacks(self, model):
+        if self.config.transform == "fixed":
+            return []
+        definition = self.config.complexity_definition
+        return [keras_resolution.ComplexityLogger(definition, per_layer=False)]
+
+    def evaluate(self, model):
+        # Validation through `predict` (one traced function serves validation
+        # and the final test); val_loss is the cross-entropy alone.
+        validation = evaluate_split(model, self.data.val, self.config.batch_size)
+        return {"val_accuracy": validation["accuracy"], "val_loss": validation["loss"]}
+
+    def epoch_columns(self, model):
+        return _layer_logs(model, self.config)
+
+    def plot(self, run, rows, model):
+        plots.plot_training(rows, run.plots_dir / "training.png", self.config.target_budget)
+        if self.config.transform != "fixed":
+            plots.plot_sizes(rows, self.baseline_sizes, run.plots_dir / "sizes.png")
+
+    def final_results(self, model, run, rows, state):
+        return _finish(run, model, self.config, self.data, rows, state,
+                       self.c_base, self.c_full, self.baseline_sizes)  # fmt: skip
+
+    def summary(self, results):
+        return summary_text(results)
 
 
 def run_classification(config, run_dir, resume=False, data=None, verbose=1):
@@ -200,12 +218,11 @@ def run_classification(config, run_dir, resume=False, data=None, verbose=1):
             stored config is used).
         run_dir: Run directory.
         resume: Continue the run in `run_dir` from its last checkpoint.
-        data: Already loaded `ClassificationData` for `config.data` (the sweep
-            loads each dataset once), or None.
+        data: Already loaded `ClassificationData` for `config.data`, or None.
         verbose: Keras verbosity (1: progress bars); 0 prints nothing.
 
     Returns:
-        The final results dict (also in `final.json`).
+        The final results dict (also in `results.json`).
 
     Example:
 
@@ -213,99 +230,28 @@ def run_classification(config, run_dir, resume=False, data=None, verbose=1):
     >>> results = run_classification(config, "runs/radio-dct-0.25")
     >>> results["test_accuracy"], results["complexity_fraction"]
     """
-    run = RunDirectory(run_dir)
-    config, state = _start(run, config, resume)
-    final_path = run.path / FINAL_FILE
-    if state.finished and final_path.exists():
-        results = _read_json(final_path)
-        if verbose:
-            print(f"{run.path}: already finished.\n" + summary_text(results))
-        return results
-    data = data or load_dataset(
-        config.data, seed=config.seed, data_dir=config.data_dir, max_examples=config.max_examples
-    )
-    c_base, c_full, baseline_sizes = budget_reference(
-        config.architecture,
-        data.input_shape,
-        data.num_classes,
-        config.complexity_definition,
-        **_architecture_kwargs(config),
-    )
-    if not resume:
-        run.write_config(
-            {
-                "config": config.to_dict(),
-                "dataset": data.description,
-                "architecture": config.architecture,
-                "complexity_base": c_base,
-                "complexity_full": c_full,
-            }
-        )
-    resuming = resume and run.last_checkpoint.exists()
-    # Seeded right before the weights are drawn: nothing else may consume
-    # random draws in between (budget_reference builds models, once per
-    # process), so a run starts from the same weights alone or in a sweep.
-    keras.utils.set_random_seed(config.seed)
-    model = run.load_last() if resuming else build_model(config, data)
-    # Rows past the checkpoint are redone.
-    rows = read_csv(run.results_csv)[: state.epochs_done] if resuming else []
+    if resume:
+        config = ClassifyConfig(**read_run_config(run_dir, "classification"))
+    experiment = ClassificationExperiment(config, data, verbose)
+    return run_experiment(experiment, run_dir, resume, verbose)
+
+
+def evaluate_run(run_dir, checkpoint="best", verbose=1):
+    """Test accuracy of a run's checkpoint, printed; nothing is written."""
+    config = ClassifyConfig(**read_run_config(run_dir, "classification"))
+    experiment = ClassificationExperiment(config, verbose=verbose)
+    path = RunDirectory(run_dir).checkpoint(checkpoint)
+    model = experiment.load_model(path)
+    test = evaluate_split(model, experiment.data.test, config.batch_size)
+    results = {
+        "checkpoint": str(path),
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        **realised_complexity(model, config, experiment.c_full),
+    }
     if verbose:
-        print(
-            f"{config.architecture} / {config.transform} on {data.description}; "
-            f"target p* = {config.target_budget}, C_base/C_full = {c_base / c_full:.4f}"
-            + (
-                f"; resuming at epoch {state.epochs_done + 1}, batch {state.batches_done}"
-                if resuming
-                else ""
-            )
-        )
-    for epoch in range(state.epochs_done, config.epochs):
-        skip = state.batches_done if epoch == state.epochs_done else 0
-        callbacks = [
-            _EpochProgbar(config.epochs),
-            keras.callbacks.TensorBoard(str(run.tensorboard_dir), write_graph=False),
-            _BatchCheckpoint(run, config.checkpoint_every, epoch, skip, state),
-        ]
-        if config.transform != "fixed":
-            definition = config.complexity_definition
-            callbacks.insert(0, keras_resolution.ComplexityLogger(definition, per_layer=False))
-        epoch_start = time.time()
-        history = model.fit(
-            training_batches(data.train, config.batch_size, config.seed, epoch, skip, data.augment),
-            epochs=epoch + 1,
-            initial_epoch=epoch,
-            shuffle=False,  # the order is SplitBatches' (seed, epoch) order
-            callbacks=callbacks,
-            verbose=verbose,
-        )
-        row = {"epoch": epoch + 1}
-        row.update({key: float(values[-1]) for key, values in history.history.items()})
-        # Validation through `predict` (one traced function serves validation
-        # and the final test); val_loss is the cross-entropy alone.
-        validation = evaluate_split(model, data.val, config.batch_size)
-        row.update(val_accuracy=validation["accuracy"], val_loss=validation["loss"])
-        row["learning_rate"] = _current_learning_rate(model.optimizer)
-        row["seconds"] = time.time() - epoch_start
-        row.update(_layer_logs(model, config))
-        if verbose:
-            line = f"val_accuracy: {row['val_accuracy']:.4f} - val_loss: {row['val_loss']:.4f}"
-            if "complexity_fraction" in row:
-                line += f" - complexity_fraction: {row['complexity_fraction']:.4f}"
-            print(line)
-        rows.append(row)
-        atomic_write_csv(run.results_csv, rows)
-        improved = state.best_metric is None or row["val_accuracy"] > state.best_metric
-        state = RunState(
-            epochs_done=epoch + 1,
-            best_metric=row["val_accuracy"] if improved else state.best_metric,
-            best_epoch=epoch + 1 if improved else state.best_epoch,
-        )
-        run.save_checkpoint(model, state, best=improved)
-    results = _finish(run, model, config, data, rows, state, c_base, c_full, baseline_sizes)
-    atomic_write_json(final_path, results)
-    run.write_state(dataclasses.replace(state, finished=True))
-    if verbose:
-        print(summary_text(results))
+        print(f"Evaluating {path} on {experiment.data.description}")
+        print(format_mapping(results))
     return results
 
 
@@ -333,11 +279,8 @@ def _finish(run, model, config, data, rows, state, c_base, c_full, baseline_size
         "sizes": {site: list(sizes) for site, sizes in site_sizes(model).items()},
         "baseline_sizes": {site: list(sizes) for site, sizes in baseline_sizes.items()},
         "per_snr": test["per_snr"],
-        "train_seconds": sum(row.get("seconds", 0.0) for row in rows),
+        "train_seconds": sum(row.get("seconds") or 0.0 for row in rows),
     }
-    plots.plot_training(rows, run.plots_dir / "training.png", target)
-    if config.transform != "fixed":
-        plots.plot_sizes(rows, baseline_sizes, run.plots_dir / "sizes.png")
     if test["per_snr"]:
         title = f"{config.data} {config.transform}"
         plots.plot_per_snr(test["per_snr"], run.plots_dir / "per_snr.png", title)
@@ -361,16 +304,12 @@ def summary_text(results):
     return "\n".join(lines)
 
 
-def _read_json(path):
-    with open(path) as file:
-        results = json.load(file)
-    if results.get("per_snr"):  # JSON keys are strings
-        results["per_snr"] = {int(k): v for k, v in results["per_snr"].items()}
-    return results
 
 
 __all__ = [
+    "ClassificationExperiment",
     "build_model",
+    "evaluate_run",
     "evaluate_split",
     "realised_complexity",
     "run_classification",

@@ -1,4 +1,4 @@
-"""Optimizers and learning-rate schedules for the classification jobs.
+"""Optimizers, learning-rate schedules and steps per epoch of every job.
 
 The quadratic budget `lambda * (C / C_full - p*)^2` with lambda = 100 gives
 the learned scales gradients of about `200 * d_in / C_full` per unit of
@@ -35,56 +35,93 @@ for _class in (ResolutionSGD, ResolutionAdam):
     keras.saving.get_custom_objects()[f"training.classification>{_class.__name__}"] = _class
 
 
-def piecewise_schedule(learning_rate, decay_epochs, decay_factor, steps_per_epoch):
-    """Learning rate multiplied by `decay_factor` at each epoch of `decay_epochs`.
+def piecewise_schedule(values, boundary_epochs, steps_per_epoch):
+    """A learning rate that steps through `values` at `boundary_epochs`.
 
-    The schedule counts optimizer steps, so a resumed run (whose optimizer
-    state holds the step counter) continues on the same schedule.
+    `values[0]` until the first boundary, `values[i]` from epoch
+    `boundary_epochs[i - 1]` on. Boundaries may be fractional epochs. The
+    schedule counts optimizer steps, so a resumed run (whose optimizer state
+    holds the step counter) continues on the same schedule.
 
     Args:
-        learning_rate: Initial learning rate.
-        decay_epochs: Epochs (0-based boundaries) where the rate decays.
-        decay_factor: Multiplier at each boundary (paper: 0.1).
+        values: Learning rates, one more than `boundary_epochs`.
+        boundary_epochs: Increasing epochs (0-based) where the rate changes.
         steps_per_epoch: Optimizer steps per epoch.
 
     Returns:
-        A float (no decay) or a `PiecewiseConstantDecay` schedule.
+        A float (one value) or a `PiecewiseConstantDecay` schedule.
+
+    Example:
+
+    >>> schedule = piecewise_schedule([0.1, 0.01], [2], steps_per_epoch=10)
+    >>> round(float(schedule(19)), 6), round(float(schedule(20)), 6)
+    (0.1, 0.01)
     """
-    decay_epochs = sorted(int(e) for e in decay_epochs)
-    if not decay_epochs:
-        return float(learning_rate)
+    values = [float(value) for value in values]
+    if len(values) != len(boundary_epochs) + 1:
+        raise ValueError(
+            f"`values` needs one more entry than `boundary_epochs`, got {len(values)} "
+            f"and {len(boundary_epochs)}."
+        )
+    if not boundary_epochs:
+        return values[0]
     # The rate of a step is read at `iterations` = steps already taken, and
     # PiecewiseConstantDecay switches after a boundary: the first step of
-    # epoch e (iterations = e * steps_per_epoch) takes the decayed rate.
-    return keras.optimizers.schedules.PiecewiseConstantDecay(
-        boundaries=[e * steps_per_epoch - 1 for e in decay_epochs],
-        values=[float(learning_rate) * decay_factor**i for i in range(len(decay_epochs) + 1)],
-    )
+    # epoch e (iterations = e * steps_per_epoch) takes the next value.
+    if list(boundary_epochs) != sorted(boundary_epochs):
+        raise ValueError(f"`boundary_epochs` must be increasing, got {list(boundary_epochs)}.")
+    boundaries = []
+    for epoch in boundary_epochs:  # strictly increasing even when epochs are short
+        step = max(round(epoch * steps_per_epoch) - 1, 0)
+        boundaries.append(max(step, boundaries[-1] + 1) if boundaries else step)
+    return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
 
-def make_optimizer(name, learning_rate, momentum=0.9, scale_learning_rate_factor=1.0):
-    """The optimizer of a classification run.
+def step_decay(learning_rate, decay_epochs, decay_factor, steps_per_epoch):
+    """`learning_rate` multiplied by `decay_factor` at each of `decay_epochs`
+    (the paper's classification schedules)."""
+    decay_epochs = sorted(int(e) for e in decay_epochs)
+    values = [float(learning_rate) * decay_factor**i for i in range(len(decay_epochs) + 1)]
+    return piecewise_schedule(values, decay_epochs, steps_per_epoch)
+
+
+def make_optimizer(
+    name, learning_rate, momentum=0.9, global_clipnorm=None, scale_learning_rate_factor=1.0
+):
+    """The optimizer of a run: `ResolutionSGD` or `ResolutionAdam`.
 
     Args:
-        name: `"sgd"` (`ResolutionSGD`) or `"adam"` (`ResolutionAdam`).
+        name: `"sgd"` or `"adam"`.
         learning_rate: Float or schedule.
         momentum: SGD momentum.
-        scale_learning_rate_factor: Learning-rate factor of the scales.
+        global_clipnorm: Clip the global gradient norm (None: no clipping).
+        scale_learning_rate_factor: The Resolution scales' learning rate over
+            the weights'.
 
     Returns:
         A Keras optimizer.
     """
+    common = dict(
+        learning_rate=learning_rate,
+        global_clipnorm=global_clipnorm,
+        scale_learning_rate_factor=scale_learning_rate_factor,
+    )
     if name == "sgd":
-        return ResolutionSGD(
-            learning_rate=learning_rate,
-            momentum=momentum,
-            scale_learning_rate_factor=scale_learning_rate_factor,
-        )
+        return ResolutionSGD(momentum=momentum, **common)
     if name == "adam":
-        return ResolutionAdam(
-            learning_rate=learning_rate, scale_learning_rate_factor=scale_learning_rate_factor
-        )
-    raise ValueError(f"Unknown optimizer {name!r}: expected one of {', '.join(OPTIMIZERS)}.")
+        return ResolutionAdam(**common)
+    raise ValueError(f"Unknown `--optimizer` {name!r}: expected one of {', '.join(OPTIMIZERS)}.")
 
 
-__all__ = ["OPTIMIZERS", "ResolutionAdam", "ResolutionSGD", "make_optimizer", "piecewise_schedule"]
+def steps_per_epoch(num_examples, batch_size):
+    """Training steps in one epoch (the last partial batch is dropped)."""
+    return max(int(num_examples) // int(batch_size), 1)
+
+
+__all__ = [
+    "OPTIMIZERS",
+    "make_optimizer",
+    "piecewise_schedule",
+    "step_decay",
+    "steps_per_epoch",
+]

@@ -2,12 +2,15 @@
 
 A run directory holds everything one training job produces:
 
-    config.json        the resolved configuration (every default filled in)
+    config.json        the experiment's name and its resolved configuration
+                       (every default filled in)
     state.json         progress: epochs done, batches done in the current
                        epoch, best metric (written after each checkpoint)
     last.keras         model + optimizer state at the last checkpoint
     best.keras         model with the best monitored metric so far
-    results.csv        one row per epoch (losses, complexity, mAP, lr, ...)
+    results.csv        one row per epoch (losses, complexity, metrics, lr, ...)
+    results.json       the final results (test metrics, complexity, sizes)
+    summary.txt        the same as a text table
     plots/             PNG figures
     tensorboard/       TensorBoard logs
 
@@ -26,7 +29,6 @@ import os
 import pathlib
 import tempfile
 
-import keras
 
 
 def atomic_write(path, write_to):
@@ -106,6 +108,17 @@ def _parse_cell(text):
     return text
 
 
+def read_json(path):
+    """The JSON document at `path`, or a one-line error naming the file."""
+    path = pathlib.Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file.") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error}).") from None
+
+
 def atomic_save_model(model, path):
     """`model.save(path)` (weights, config and optimizer state), atomically."""
     atomic_write(path, model.save)
@@ -147,32 +160,46 @@ class RunDirectory:
 
     def __init__(self, path):
         self.path = pathlib.Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
 
     config_path = property(lambda self: self.path / "config.json")
     state_path = property(lambda self: self.path / "state.json")
     last_checkpoint = property(lambda self: self.path / "last.keras")
     best_checkpoint = property(lambda self: self.path / "best.keras")
     results_csv = property(lambda self: self.path / "results.csv")
+    results_json = property(lambda self: self.path / "results.json")
     plots_dir = property(lambda self: self.path / "plots")
     tensorboard_dir = property(lambda self: self.path / "tensorboard")
+
+    def holds_run(self):
+        """Whether the directory already holds a run (config or checkpoint)."""
+        return self.config_path.exists() or self.last_checkpoint.exists()
+
+    def claim(self, config):
+        """Starts a new run here: writes `config.json`, or raises
+        `FileExistsError` if the directory already holds a run."""
+        if self.holds_run():
+            raise FileExistsError(
+                f"{self.path} already holds a run: resume it with --resume {self.path}, "
+                "or choose another --run-dir."
+            )
+        self.write_config(config)
 
     def write_config(self, config):
         atomic_write_json(self.config_path, config)
 
     def read_config(self):
+        """`(experiment name, config dict)` of the run."""
         if not self.config_path.exists():
-            raise FileNotFoundError(
-                f"{self.config_path}: no config.json; is {self.path} a run directory?"
-            )
-        with open(self.config_path) as file:
-            return json.load(file)
+            raise FileNotFoundError(f"{self.path}: not a run directory (no config.json).")
+        document = read_json(self.config_path)
+        if "experiment" not in document or "config" not in document:
+            raise ValueError(f"{self.config_path}: not written by this version of the harness.")
+        return document["experiment"], document["config"]
 
     def read_state(self):
         if not self.state_path.exists():
             return RunState()
-        with open(self.state_path) as file:
-            return RunState(**json.load(file))
+        return RunState(**read_json(self.state_path))
 
     def write_state(self, state):
         atomic_write_json(self.state_path, dataclasses.asdict(state))
@@ -184,10 +211,34 @@ class RunDirectory:
             atomic_save_model(model, self.best_checkpoint)
         self.write_state(state)
 
-    def load_last(self, custom_objects=None):
-        """The model of the last checkpoint, with its optimizer state."""
+    def checkpoint(self, which="best"):
+        """Path of `best.keras` (falling back to `last.keras`) or `last.keras`."""
+        if which not in ("best", "last"):
+            raise ValueError(f"`--checkpoint` must be 'best' or 'last', got {which!r}.")
+        if which == "best" and self.best_checkpoint.exists():
+            return self.best_checkpoint
         if not self.last_checkpoint.exists():
-            raise FileNotFoundError(
-                f"{self.last_checkpoint}: no checkpoint to resume from."
+            raise FileNotFoundError(f"{self.path}: the run has no checkpoint (last.keras).")
+        return self.last_checkpoint
+
+
+def claim_sweep(sweep_dir, settings):
+    """Starts the sweep in `sweep_dir`, or continues it if the directory holds
+    the same sweep (its `sweep.json` equals `settings`): finished runs are
+    reused and an interrupted one resumes. A different sweep there raises
+    `FileExistsError`, so nothing is overwritten.
+
+    Args:
+        sweep_dir: Directory of the sweep.
+        settings: JSON-serialisable dict of everything the sweep depends on.
+    """
+    path = pathlib.Path(sweep_dir) / "sweep.json"
+    settings = json.loads(json.dumps(settings, default=str))
+    if path.exists():
+        if read_json(path) != settings:
+            raise FileExistsError(
+                f"{sweep_dir} holds a sweep with other settings ({path}); "
+                "choose another --sweep-dir."
             )
-        return keras.saving.load_model(self.last_checkpoint, custom_objects=custom_objects)
+        return
+    atomic_write_json(path, settings)

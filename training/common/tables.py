@@ -1,4 +1,4 @@
-"""Plain-text tables of run and sweep results."""
+"""Plain-text tables of run and sweep results: the one formatter."""
 
 import math
 
@@ -40,3 +40,20 @@ def format_table(rows, columns, headers=None):
     for line in cells:
         lines.append("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
     return "\n".join(lines)
+
+
+def format_mapping(mapping, title="Results"):
+    """A two-column `key  value` table of a results dict, under a title.
+
+    Example:
+
+    >>> print(format_mapping({"map50": 0.45678, "epochs": 16}))
+    Results
+    -------
+    map50   0.4568
+    epochs  16
+    """
+    rows = [{"key": key, "value": value} for key, value in mapping.items()
+            if not isinstance(value, (dict, list))]
+    table = format_table(rows, ["key", "value"]).splitlines()[2:]
+    return "\n".join([title, "-" * len(title), *table])

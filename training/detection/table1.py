@@ -2,13 +2,14 @@
 complexity cap with several hinge weights, over seeds, as one table."""
 
 import dataclasses
-import json
 import pathlib
 
 import numpy as np
 
+from training.common.run_directory import RunDirectory
 from training.common.run_directory import atomic_write_json
 from training.common.run_directory import atomic_write_text
+from training.common.run_directory import claim_sweep
 
 
 def table1_runs(base_config, seeds, hinge_weights):
@@ -96,31 +97,25 @@ def format_table1(rows):
     return "\n".join(lines)
 
 
-def run_table1(base_config, seeds, hinge_weights, sweep_dir, progress=True):
-    """Trains every run of the sweep (resuming finished or interrupted ones
-    from their run directories), then prints and saves the table."""
+def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1):
+    """Trains every run of the sweep (reusing finished runs and resuming an
+    interrupted one), then prints and saves the table and its plot."""
     from training.detection.job import train_detection
-    from training.common.run_directory import RunDirectory
+    from training.detection.plots import plot_table1
 
     sweep_dir = pathlib.Path(sweep_dir)
+    claim_sweep(sweep_dir, {"sweep": "table1", "config": dataclasses.asdict(base_config),
+                            "seeds": list(seeds), "hinge_weights": list(hinge_weights)})
     results_by_label = {}
     for label, config in table1_runs(base_config, seeds, hinge_weights):
-        config = dataclasses.replace(
-            config, run_dir=str(sweep_dir / run_name(label, config.seed)))
-        run = RunDirectory(config.run_dir)
-        state = run.read_state()
-        if state.finished and (run.path / "results.json").exists():
-            results = json.loads((run.path / "results.json").read_text())
-        else:
-            results = train_detection(config, resume=run.last_checkpoint.exists(),
-                                      progress=progress)
+        run_dir = sweep_dir / run_name(label, config.seed)
+        results = train_detection(config, run_dir, resume=RunDirectory(run_dir).holds_run(),
+                                  verbose=verbose)
         results_by_label.setdefault(label, []).append(results)
     rows = summarise(results_by_label)
     table = format_table1(rows)
     print("\n" + table)
     atomic_write_text(sweep_dir / "table1.txt", table + "\n")
     atomic_write_json(sweep_dir / "table1.json", {"rows": rows, "runs": results_by_label})
-    from training.detection.plots import plot_table1
-
     plot_table1(results_by_label, rows, sweep_dir / "table1.png")
     return rows
