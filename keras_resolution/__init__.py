@@ -19,6 +19,7 @@ from keras_resolution.constraints import ScaleBounds
 from keras_resolution.fixed_layers import AlignToMaxShape
 from keras_resolution.fixed_layers import DCTResize
 from keras_resolution.layer import ResolutionLayer
+from keras_resolution.layer import is_scale_variable
 from keras_resolution.optimizers import ResolutionAdam
 from keras_resolution.optimizers import ResolutionSGD
 from keras_resolution.resize import align_to_max_shape

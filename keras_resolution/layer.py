@@ -1,6 +1,7 @@
 """ResolutionLayer: a resize whose output length, height and width are learned."""
 
 import math
+import weakref
 
 import numpy as np
 import keras
@@ -11,6 +12,43 @@ from keras_resolution import transforms
 from keras_resolution.constraints import ScaleBounds
 
 COMPLEXITY_DEFINITIONS = ("linear", "area")
+
+# Attribute set on the `scale` variable that a ResolutionLayer creates: a weak
+# reference to that layer. `is_scale_variable` follows it back, so the scales
+# are recognised by identity, not by their name (Keras's RMSNormalization and
+# Attention also name a variable "scale").
+_OWNER_ATTRIBUTE = "_keras_resolution_owner"
+
+
+def is_scale_variable(variable):
+    """Whether `variable` is the learned scale `s` of a `ResolutionLayer`.
+
+    A `ResolutionLayer` marks the scale variable it creates in `build()`
+    with a reference to itself; this function returns True only for a
+    variable so marked whose layer still holds it as its `scale`. Variables
+    of other layers are never selected, whatever their name. A loaded model
+    builds its layers again, so its scales carry the mark too.
+
+    Args:
+        variable: A `keras.Variable` (or any object).
+
+    Returns:
+        bool.
+
+    Example:
+
+    >>> layer = ResolutionLayer(0.5)
+    >>> _ = layer(keras.ops.ones((1, 8, 8, 2)))
+    >>> is_scale_variable(layer.scale)
+    True
+    >>> norm = keras.layers.RMSNormalization()
+    >>> _ = norm(keras.ops.ones((1, 8, 2)))
+    >>> norm.scale.name, is_scale_variable(norm.scale)
+    ('scale', False)
+    """
+    owner = getattr(variable, _OWNER_ATTRIBUTE, None)
+    layer = owner() if owner is not None else None
+    return layer is not None and getattr(layer, "scale", None) is variable
 
 
 def _check_positive_finite(name, value):
@@ -88,6 +126,11 @@ class ResolutionLayer(keras.layers.Layer):
       refreshed between steps, and the step functions are rebuilt when an
       integer size changes. Without the callback, a compiled training step
       raises rather than silently using stale sizes.
+
+    The trainable variable `scale` (one `s` per resized axis) is marked as
+    this layer's own (see `is_scale_variable`): that is how
+    `ResolutionSGD` and `ResolutionAdam` give the scales their learning
+    rate, whatever other layers name their variables.
 
     Without `static_sizes=True` (and always on PyTorch, whose
     `torch.compile` cannot trace the cached bases) the layer reports
@@ -227,6 +270,7 @@ class ResolutionLayer(keras.layers.Layer):
             trainable=True,
             autocast=False,
         )
+        setattr(self.scale, _OWNER_ATTRIBUTE, weakref.ref(self))
         self.input_size = self.add_weight(
             name="input_size",
             shape=(rank,),

@@ -8,17 +8,17 @@ which lets a chain of Resolution layers drift by the same step in every
 layer and compound. The scales therefore want their own learning rate.
 
 `ResolutionSGD` and `ResolutionAdam` apply each update to two groups: the
-weights at the scheduled rate and the scales (variables named `scale`, as
-`ResolutionLayer` names them) at `scale_learning_rate_factor` times it. This
-works on every backend.
+weights at the scheduled rate and the scales at `scale_learning_rate_factor`
+times it. A scale is recognised by identity, as the variable a
+`ResolutionLayer` created and marked as its own (`is_scale_variable`), not by
+its name: other layers' variables named `scale` (RMSNormalization,
+Attention with `use_scale=True`) are ordinary weights. This works on every
+backend.
 """
 
 import keras
 
-
-def is_scale_variable(variable):
-    """Whether `variable` is a ResolutionLayer's learned scale."""
-    return variable.name == "scale"
+from keras_resolution.layer import is_scale_variable
 
 
 class ScaleLearningRateMixin:

@@ -23,9 +23,9 @@ BACKENDS = ("tensorflow", "jax", "torch")
 # torch has no compiled path with static sizes (torch.compile recompiles
 # for every size), so "static" runs on the two backends that jit.
 SCENARIOS = {
-    "tensorflow": ("fit", "save", "mixed", "static"),
-    "jax": ("fit", "save", "mixed", "static"),
-    "torch": ("fit", "save", "mixed"),
+    "tensorflow": ("fit", "save", "mixed", "static", "optimizer"),
+    "jax": ("fit", "save", "mixed", "static", "optimizer"),
+    "torch": ("fit", "save", "mixed", "optimizer"),
 }
 TIMEOUT = 900  # Seconds per backend process; the suite normally needs far less.
 MARKER = "RESULTS "

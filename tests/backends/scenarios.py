@@ -502,11 +502,63 @@ def scenario_mixed():
     return result
 
 
+def scenario_optimizer():
+    """ResolutionSGD / ResolutionAdam next to other variables named "scale"
+    (RMSNormalization, Attention(use_scale=True)): one full-batch step of
+    each, and of the plain Keras optimizer, from the same weights."""
+    import keras
+    import numpy as np
+
+    import keras_resolution as kr
+    from keras_resolution.layer import is_scale_variable
+
+    keras.backend.clear_session()
+    inputs = keras.Input((12, 4))
+    h = kr.ResolutionLayer(0.9, name="res")(inputs)
+    h = keras.layers.RMSNormalization(name="rms")(h)
+    h = keras.layers.Attention(use_scale=True, name="attention")([h, h])
+    h = keras.layers.GlobalAveragePooling1D()(h)
+    model = keras.Model(inputs, keras.layers.Dense(1, name="out")(h))
+    _numpy_weights(model)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(8, 12, 4)).astype("float32")
+    y = rng.normal(size=(8, 1)).astype("float32")
+    initial = model.get_weights()
+
+    def updates(optimizer):
+        model.set_weights(initial)
+        start = {v.path: np.asarray(v.numpy()).copy() for v in model.trainable_variables}
+        model.compile(optimizer, "mse", jit_compile="auto")
+        model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+        return {
+            v.path: (np.asarray(v.numpy()) - start[v.path]).astype(float).tolist()
+            for v in model.trainable_variables
+        }
+
+    factor = 0.1
+    return {
+        "factor": factor,
+        "named_scale": sorted(
+            v.path for v in model.trainable_variables if v.name == "scale"
+        ),
+        "marked": [v.path for v in model.trainable_variables if is_scale_variable(v)],
+        "sgd": updates(keras.optimizers.SGD(0.01)),
+        "resolution_sgd": updates(
+            kr.ResolutionSGD(0.01, scale_learning_rate_factor=factor)
+        ),
+        "adam": updates(keras.optimizers.Adam(0.01)),
+        "resolution_adam": updates(
+            kr.ResolutionAdam(0.01, scale_learning_rate_factor=factor)
+        ),
+    }
+
+
 SCENARIOS = {
     "fit": scenario_fit,
     "static": scenario_static,
     "save": scenario_save,
     "mixed": scenario_mixed,
+    "optimizer": scenario_optimizer,
 }
 
 

@@ -12,7 +12,9 @@ conftest.py); these tests assert on the numbers it reports:
 * save: .keras round trips give identical outputs, sizes and scales;
 * mixed: mixed_float16 / mixed_bfloat16 forward and backward;
 * ComplexityLogger values in History match the final model state (on JAX the
-  variables are only synced at epoch end).
+  variables are only synced at epoch end);
+* optimizer: ResolutionSGD / ResolutionAdam scale the update of the
+  Resolution scales only, not of other layers' variables named "scale".
 """
 
 import math
@@ -228,3 +230,23 @@ def test_complexity_logger_matches_model_state(scenario, backend):
     now = result["logger_now"]
     for key, value in now.items():
         assert history[key][-1] == pytest.approx(value, abs=1e-6), key
+
+
+# ------------------------------------ 6. the scales' learning-rate factor
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_only_resolution_scales_get_the_learning_rate_factor(scenario, backend, optimizer):
+    result = scenario(backend, "optimizer")
+    # Three variables are named "scale"; only the Resolution layer's is one.
+    assert result["named_scale"] == ["attention/scale", "res/scale", "rms/scale"]
+    assert result["marked"] == ["res/scale"]
+    plain, scaled = result[optimizer], result[f"resolution_{optimizer}"]
+    assert set(plain) == set(scaled)
+    for path, step in plain.items():
+        step = np.array(step)
+        assert np.max(np.abs(step)) > 1e-4, (path, step)  # every variable moved
+        expected = result["factor"] * step if path == "res/scale" else step
+        # Variables stored near 1.0 in float32: exact to about two ulps.
+        np.testing.assert_allclose(
+            scaled[path], expected, rtol=1e-4, atol=2.4e-7, err_msg=path
+        )

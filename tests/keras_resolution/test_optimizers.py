@@ -1,10 +1,12 @@
-"""ResolutionSGD / ResolutionAdam: the scales step at factor x the rate."""
+"""ResolutionSGD / ResolutionAdam: the scales step at factor x the rate, and
+only the Resolution scales, recognised by identity and not by name."""
 
 import keras
 import numpy as np
 import pytest
 
 import keras_resolution as kr
+from keras_resolution.layer import is_scale_variable
 
 
 def _one_step(optimizer):
@@ -37,3 +39,92 @@ def test_factor_must_be_positive_and_round_trips():
     optimizer = kr.ResolutionAdam(1e-3, scale_learning_rate_factor=0.25)
     again = kr.ResolutionAdam.from_config(optimizer.get_config())
     assert again.scale_learning_rate_factor == 0.25
+
+
+# ------------------------------------- other layers' variables named "scale"
+def _model_with_other_scales():
+    """Resolution layer, then RMSNormalization and Attention(use_scale=True):
+    three trainable variables named "scale", one of them a Resolution scale."""
+    inputs = keras.Input((12, 4))
+    h = kr.ResolutionLayer(0.9, name="res")(inputs)
+    h = keras.layers.RMSNormalization(name="rms")(h)
+    h = keras.layers.Attention(use_scale=True, name="attention")([h, h])
+    outputs = keras.layers.Dense(1, name="out")(keras.layers.GlobalAveragePooling1D()(h))
+    model = keras.Model(inputs, outputs)
+    rng = np.random.default_rng(0)
+    model.set_weights(
+        [
+            rng.normal(0.0, 0.5, v.shape).astype("float32")
+            if v.path == "out/kernel"
+            else np.asarray(v)
+            for v in model.weights
+        ]
+    )
+    return model
+
+
+def _step_updates(model, optimizer):
+    """One full-batch fit step from the model's current weights: the update
+    of every trainable variable, keyed by path; the weights are restored."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(8, 12, 4)).astype("float32")
+    y = rng.normal(size=(8, 1)).astype("float32")
+    before = model.get_weights()
+    start = {v.path: np.asarray(v).copy() for v in model.trainable_variables}
+    model.compile(optimizer, "mse")
+    model.fit(x, y, epochs=1, batch_size=8, shuffle=False, verbose=0)
+    updates = {v.path: np.asarray(v) - start[v.path] for v in model.trainable_variables}
+    model.set_weights(before)
+    return updates
+
+
+@pytest.mark.parametrize(
+    "plain, resolution",
+    [
+        (keras.optimizers.SGD, kr.ResolutionSGD),
+        (keras.optimizers.Adam, kr.ResolutionAdam),
+    ],
+)
+@pytest.mark.parametrize("factor", [0.1, 10.0])
+def test_only_the_resolution_scale_update_is_scaled(plain, resolution, factor):
+    model = _model_with_other_scales()
+    named_scale = sorted(v.path for v in model.trainable_variables if v.name == "scale")
+    assert named_scale == ["attention/scale", "res/scale", "rms/scale"]
+    marked = [v.path for v in model.trainable_variables if is_scale_variable(v)]
+    assert marked == ["res/scale"]
+
+    reference = _step_updates(model, plain(learning_rate=0.01))
+    updates = _step_updates(
+        model, resolution(learning_rate=0.01, scale_learning_rate_factor=factor)
+    )
+    assert set(updates) == set(reference)
+    for path, step in reference.items():
+        # Every variable moved, far more than float32 rounding near 1.0.
+        assert np.max(np.abs(step)) > 1e-4, (path, step)
+        expected = factor * step if path == "res/scale" else step
+        # Steps of variables stored near 1.0 are exact to about two ulps.
+        np.testing.assert_allclose(
+            updates[path], expected, rtol=1e-4, atol=2.4e-7, err_msg=path
+        )
+
+
+def test_scale_marks_survive_save_and_load(tmp_path):
+    model = _model_with_other_scales()
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    marked = [v.path for v in loaded.trainable_variables if is_scale_variable(v)]
+    assert marked == ["res/scale"]
+    assert is_scale_variable(loaded.get_layer("res").scale)
+    assert not is_scale_variable(loaded.get_layer("rms").scale)
+
+
+def test_is_scale_variable_needs_the_layer_that_made_it():
+    layer = kr.ResolutionLayer(0.5)
+    layer.build((None, 8, 3))
+    other = kr.ResolutionLayer(0.5)
+    other.build((None, 8, 3))
+    assert is_scale_variable(layer.scale) and is_scale_variable(other.scale)
+    assert not is_scale_variable(layer.input_size)
+    assert not is_scale_variable(keras.Variable(np.ones(1, "float32"), name="scale"))
+    assert not is_scale_variable(np.ones(1))
