@@ -13,6 +13,7 @@ from PIL import Image
 from training.detection.data import voc2007
 from training.detection.data.errors import DataError
 from training.detection.data.errors import DataNotFoundError
+from training.detection.data.sources import load_detection_data
 from training.detection.data.voc_reader import load_voc_directory
 
 PREFIX = "VOCdevkit/VOC2007/"
@@ -157,3 +158,21 @@ def test_unreadable_or_foreign_tarballs_are_one_line_errors(tmp_path):
         voc2007.ensure_voc2007_directory(tarballs, tmp_path / "cache")
     assert not (tmp_path / "escape.txt").exists()
     assert [p.name for p in (tmp_path / "cache").iterdir()] == []
+
+
+def test_load_detection_data_voc2007_reads_the_tfds_manual_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    jpegs = write_fake_tarballs(tmp_path / "tfds" / "downloads" / "manual")
+    data = load_detection_data("voc2007", batch_size=2, cache_dir=tmp_path / "cache")
+    assert [r.image_id for r in data.train] == ["000002", "000003", "000004"]
+    assert [r.image_id for r in data.evaluation] == ["000001"]
+    assert len(data.class_names) == 20 and data.size_bands is None
+    assert data.description == (
+        "Pascal VOC 2007 from the original tarballs (20 classes): 3 training images "
+        "(trainval), 1 evaluation image (test)"
+    )
+    assert pathlib.Path(data.evaluation[0].image_path).read_bytes() == jpegs["000001"]
+    # A directory holding the tarballs works as --data too.
+    other = load_detection_data(str(tmp_path / "tfds" / "downloads" / "manual"),
+                                batch_size=2, cache_dir=tmp_path / "cache")  # fmt: skip
+    assert [r.image_id for r in other.train] == ["000002", "000003", "000004"]
