@@ -279,5 +279,6 @@ def test_embedded_data_has_its_classes_splits_and_size_bands(tmp_path, monkeypat
         "embedded shapes, seed 1 (5 classes): 6 training images (train), "
         "3 evaluation images (test)"
     )
-    with pytest.raises(DataError, match=r"^--train-split train: .* 6 usable images, fewer than one batch \(--batch-size 8\)\.$"):
+    short = r"^--train-split train: .* 6 usable images, fewer than one batch \(--batch-size 8\)\.$"
+    with pytest.raises(DataError, match=short):
         load_detection_data("embedded", batch_size=8, cache_dir=tmp_path)
