@@ -244,7 +244,8 @@ def test_only_resolution_scales_get_the_learning_rate_factor(scenario, backend, 
     assert set(plain) == set(scaled)
     for path, step in plain.items():
         step = np.array(step)
-        assert np.max(np.abs(step)) > 1e-4, (path, step)  # every variable moved
+        # Every variable moved, by far more than float32 rounding near 1.0.
+        assert np.max(np.abs(step)) > 2e-5, (path, step)
         expected = result["factor"] * step if path == "res/scale" else step
         # Variables stored near 1.0 in float32: exact to about two ulps.
         np.testing.assert_allclose(
