@@ -99,8 +99,16 @@ class ComplexityBudgetMixin:
     Mix in before a `keras.Model` subclass (for example KerasCV's
     `YOLOV8Detector`) and call `init_complexity_budget` in `__init__`.
     `compute_loss` then returns the model's own loss plus
-    `penalty(C, C_full)`, and the metrics `complexity` and
-    `complexity_penalty` appear in the logs, on every backend.
+    `penalty(C, C_full)`, on every backend, and two metrics appear in the
+    logs (names set by `metric_names`):
+
+    * `complexity`: the C of the loss, under `complexity_definition`,
+      averaged over the epoch's batches (`val_complexity` on validation);
+    * `complexity_penalty`: the penalty term, averaged likewise.
+
+    `keras_resolution.ComplexityLogger` writes the values at epoch end under
+    other keys (`complexity_linear`, `complexity_area`, ...), so the two
+    never overwrite each other.
     """
 
     def init_complexity_budget(
@@ -115,7 +123,9 @@ class ComplexityBudgetMixin:
         Args:
             penalty: Callable `penalty(C, C_full)`, or None.
             definition: `"linear"` or `"area"`.
-            metric_names: Log names of C and of the penalty.
+            metric_names: Log names of C and of the penalty. They must
+                differ from the keys of any logger used alongside (see
+                `ComplexityLogger` for its keys).
         """
         self.complexity_penalty = penalty
         self.complexity_definition = definition

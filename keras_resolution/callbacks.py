@@ -4,18 +4,32 @@ import keras
 from keras import ops
 
 from keras_resolution.complexity import full_complexity, resolution_layers
+from keras_resolution.layer import COMPLEXITY_DEFINITIONS
 
 
 class ComplexityLogger(keras.callbacks.Callback):
     """Writes complexity and learned sizes into `logs` at each epoch end.
 
-    Keys (so History, CSVLogger and TensorBoard carry them; list this
-    callback before CSVLogger/TensorBoard):
+    The values are those of the model at the end of the epoch, and every key
+    that holds a complexity names its definition, so the keys never collide
+    with the metrics of a `ResolutionModel` (or `ComplexityBudgetMixin`),
+    nor with those of a second logger using the other definition:
 
-    * `complexity`: total C; `complexity_fraction`: C / C_full;
-    * `complexity/<layer>`: each layer's C;
+    * `complexity_<definition>` (`complexity_linear` or `complexity_area`):
+      the total C at epoch end;
+    * `complexity_<definition>_fraction`: C / C_full;
+    * `complexity_<definition>/<layer>`: each layer's C (with `per_layer`);
     * `size/<layer>/<axis>`: integer output size, axis `h`, `w` (2D) or
-      `length` (1D); `scale/<layer>/<axis>`: the learned s.
+      `length` (1D), and `scale/<layer>/<axis>`: the learned s (with
+      `per_layer`; these do not depend on the definition).
+
+    The model's own metrics are different quantities: `complexity` is the C
+    of its loss (under the model's `complexity_definition`) averaged over
+    the epoch's training batches, and `complexity_penalty` the penalty term
+    averaged likewise.
+
+    Keys are added to `logs`, so History, CSVLogger and TensorBoard carry
+    them: list this callback before CSVLogger and TensorBoard.
 
     Args:
         definition: `"linear"` or `"area"`.
@@ -25,14 +39,30 @@ class ComplexityLogger(keras.callbacks.Callback):
     Example:
 
     >>> history = model.fit(x, y, callbacks=[ComplexityLogger("area")])
-    >>> history.history["complexity"]
+    >>> history.history["complexity_area"]  # at each epoch's end
+    >>> history.history["complexity"]  # the model's metric: epoch mean
     """
 
     def __init__(self, definition="linear", per_layer=True, layers=None):
         super().__init__()
+        if definition not in COMPLEXITY_DEFINITIONS:
+            raise ValueError(
+                f"Unknown complexity `definition`: {definition!r}. Expected "
+                f"one of {COMPLEXITY_DEFINITIONS}."
+            )
         self.definition = definition
         self.per_layer = per_layer
         self._layers = layers
+
+    @property
+    def complexity_key(self):
+        """Log key of the total complexity, `complexity_<definition>`."""
+        return f"complexity_{self.definition}"
+
+    @property
+    def fraction_key(self):
+        """Log key of C / C_full, `complexity_<definition>_fraction`."""
+        return f"{self.complexity_key}_fraction"
 
     def complexity_logs(self):
         """The logged values as a dict of Python numbers."""
@@ -43,15 +73,15 @@ class ComplexityLogger(keras.callbacks.Callback):
             value = float(ops.convert_to_numpy(layer.complexity(self.definition)))
             total += value
             if self.per_layer:
-                logs[f"complexity/{layer.name}"] = value
+                logs[f"{self.complexity_key}/{layer.name}"] = value
                 axes = ("length",) if layer.rank == 1 else ("h", "w")
                 scales = ops.convert_to_numpy(layer.scale)
                 for axis, size, scale in zip(axes, layer.output_sizes, scales):
                     logs[f"size/{layer.name}/{axis}"] = int(size)
                     logs[f"scale/{layer.name}/{axis}"] = float(scale)
-        logs["complexity"] = total
+        logs[self.complexity_key] = total
         full = full_complexity(layers, self.definition)
-        logs["complexity_fraction"] = total / full if full else float("nan")
+        logs[self.fraction_key] = total / full if full else float("nan")
         return logs
 
     def on_epoch_end(self, epoch, logs=None):
