@@ -11,15 +11,32 @@ import keras
 from keras_resolution.resize import align_to_max_shape
 from keras_resolution.resize import dct_resize
 from keras_resolution.resize import spatial_axes
+from keras_resolution.resize import standardize_data_format
 
 
 @keras.saving.register_keras_serializable(package="keras_resolution")
 class DCTResize(keras.layers.Layer):
     """Fixed DCT resize to a constant size (see `keras_resolution.dct_resize`).
 
+    Each spatial axis keeps its lowest `min(d_in, d_out)` orthonormal DCT-II
+    coefficients (zero-padded up to `d_out`) and is inverted at size
+    `d_out`, with the amplitude scaled by `sqrt(d_out / d_in)` so a constant
+    map keeps its value. No taper and no weights. An axis already at its
+    target size is passed through unchanged.
+
     Args:
-        size: Target size per spatial axis, e.g. `(40, 40)`.
-        data_format: `"channels_last"` (default) or `"channels_first"`.
+        size: Target size per spatial axis: `(height, width)` for 4D inputs,
+            `(length,)` for 3D inputs.
+        data_format: `"channels_last"` (default) or `"channels_first"`;
+            None means `keras.config.image_data_format()`.
+        **kwargs: Base `Layer` arguments (`name`, `dtype`, ...).
+
+    Input shape:
+        `(batch, height, width, channels)` or `(batch, length, channels)`
+        (channels first with `data_format="channels_first"`).
+
+    Output shape:
+        The same, with the spatial axes replaced by `size`.
 
     Example:
 
@@ -32,7 +49,7 @@ class DCTResize(keras.layers.Layer):
         self.size = tuple(int(v) for v in size)
         if any(v < 1 for v in self.size):
             raise ValueError(f"`size` entries must be >= 1, got {size}.")
-        self.data_format = data_format
+        self.data_format = standardize_data_format(data_format)
 
     def call(self, inputs):
         return dct_resize(inputs, self.size, self.data_format)
@@ -52,6 +69,23 @@ class AlignToMaxShape(keras.layers.Layer):
     """DCT-resizes a list of branches to their largest size on each axis,
     the paper's rule before a concatenation.
 
+    The target is `(max(h_i), max(w_i))` (or `max(length_i)` in 1D), taken
+    per axis, so a branch may be upsampled on one axis and left unchanged on
+    the other. Each branch is resized as `DCTResize` does; a branch already
+    at the target is returned unchanged.
+
+    Args:
+        data_format: `"channels_last"` (default) or `"channels_first"`;
+            None means `keras.config.image_data_format()`.
+        **kwargs: Base `Layer` arguments (`name`, `dtype`, ...).
+
+    Input shape:
+        A list of tensors of the same rank, 3D or 4D.
+
+    Output shape:
+        A list of tensors with the same spatial shape, each keeping its
+        batch and channel sizes.
+
     Example:
 
     >>> a, b = keras.ops.ones((1, 20, 30, 4)), keras.ops.ones((1, 25, 10, 4))
@@ -61,7 +95,7 @@ class AlignToMaxShape(keras.layers.Layer):
 
     def __init__(self, data_format="channels_last", **kwargs):
         super().__init__(**kwargs)
-        self.data_format = data_format
+        self.data_format = standardize_data_format(data_format)
 
     def call(self, inputs):
         return align_to_max_shape(list(inputs), self.data_format)
