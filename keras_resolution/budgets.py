@@ -26,9 +26,12 @@ class QuadraticTarget:
     """
 
     def __init__(self, target, weight=100.0):
-        target = _as_float("target", target)
+        try:
+            target = float(target)
+        except (TypeError, ValueError):
+            raise ValueError(f"`target`: p* must be a number, got {target!r}.") from None
         if not 0.0 < target <= 1.0:
-            raise ValueError(f"`target` (p*) must lie in (0, 1], got {target}.")
+            raise ValueError(f"`target`: p* must lie in (0, 1], got {target}.")
         _check_weight(weight)
         self.target = target
         self.weight = float(weight)
