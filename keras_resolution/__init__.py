@@ -26,4 +26,26 @@ from keras_resolution.resize import align_to_max_shape
 from keras_resolution.resize import dct_resize
 from keras_resolution.resize import resize_matrix
 
+__all__ = [
+    "AlignToMaxShape",
+    "ComplexityBudgetMixin",
+    "ComplexityLogger",
+    "DCTResize",
+    "HingeCap",
+    "QuadraticTarget",
+    "ResolutionAdam",
+    "ResolutionLayer",
+    "ResolutionModel",
+    "ResolutionSGD",
+    "ScaleBounds",
+    "SizeRefresh",
+    "align_to_max_shape",
+    "complexity",
+    "dct_resize",
+    "full_complexity",
+    "is_scale_variable",
+    "resize_matrix",
+    "resolution_layers",
+]
+
 __version__ = "0.1.0"

@@ -2,6 +2,20 @@
 the paper's matched-budget experiments (section 5.1), each as a Resolution
 model under a complexity target or as its fixed baseline.
 
+* `build_classifier(architecture, input_shape, num_classes, transform,
+  target_budget)`: the entry point, for `"resnet18"` (32x32 images) and
+  `"radio_cnn"` (I/Q frames), with `transform` `"dct"`, `"dft"` or
+  `"fixed"` (the baseline);
+* `resnet18_layers`, `radio_cnn_layers`: the same networks from a symbolic
+  input, for use inside another model;
+* `budget_reference`: an architecture's C_base (its baseline's complexity)
+  and C_full; `site_sizes` and `size_complexity`: the sizes and the
+  complexity at a classifier's resize sites;
+* `MeanVariancePooling1D`: the radio CNN's pooling layer.
+
+The modules: `classifiers` (build_classifier, budget_reference), `resnet18`,
+`radio_cnn`, and `sites` (the resize sites both architectures share).
+
 Example:
 
 >>> from keras_resolution import applications
@@ -9,10 +23,21 @@ Example:
 """
 
 from keras_resolution.applications.classifiers import ARCHITECTURES
-from keras_resolution.applications.classifiers import MeanVariancePooling1D
 from keras_resolution.applications.classifiers import budget_reference
 from keras_resolution.applications.classifiers import build_classifier
-from keras_resolution.applications.classifiers import radio_cnn_layers
-from keras_resolution.applications.classifiers import resnet18_layers
-from keras_resolution.applications.classifiers import site_sizes
-from keras_resolution.applications.classifiers import size_complexity
+from keras_resolution.applications.radio_cnn import MeanVariancePooling1D
+from keras_resolution.applications.radio_cnn import radio_cnn_layers
+from keras_resolution.applications.resnet18 import resnet18_layers
+from keras_resolution.applications.sites import site_sizes
+from keras_resolution.applications.sites import size_complexity
+
+__all__ = [
+    "ARCHITECTURES",
+    "MeanVariancePooling1D",
+    "budget_reference",
+    "build_classifier",
+    "radio_cnn_layers",
+    "resnet18_layers",
+    "site_sizes",
+    "size_complexity",
+]

@@ -1,0 +1,107 @@
+"""Resize sites: where a classifier changes resolution, and its complexity there.
+
+Each classifier of `keras_resolution.applications` resizes at named sites.
+A Resolution model has a `ResolutionLayer` named `<site>_resolution` at each
+site; its fixed baseline has a pass-through `Identity` layer named
+`<site>_fixed` at the same place. Both can then be measured the same way:
+`site_sizes` reads the spatial sizes at every site, and `size_complexity`
+turns them into a complexity (for a baseline, the paper's C_base).
+"""
+
+import math
+
+from keras import layers
+
+from keras_resolution.layer import COMPLEXITY_DEFINITIONS
+from keras_resolution.layer import ResolutionLayer
+from keras_resolution.transforms import TRANSFORMS
+
+FIXED = "fixed"
+FIXED_SUFFIX = "_fixed"
+RESOLUTION_SUFFIX = "_resolution"
+
+
+def check_transform(transform):
+    """Returns `transform` if it is `"dct"`, `"dft"` or `"fixed"`, else raises
+    a `ValueError` naming it.
+
+    Args:
+        transform: The transform of a Resolution model, or `"fixed"` for a
+            baseline.
+
+    Returns:
+        `transform`.
+    """
+    known = TRANSFORMS + (FIXED,)
+    if transform not in known:
+        raise ValueError(f"Unknown `transform` {transform!r}: expected one of {', '.join(known)}.")
+    return transform
+
+
+def resize_site(x, name, transform, resolution_kwargs):
+    """The site `name`: a `ResolutionLayer` (`<name>_resolution`) for a
+    Resolution model, or the `Identity` marker (`<name>_fixed`) of a
+    baseline, applied to `x`.
+
+    Args:
+        x: Symbolic tensor.
+        name: Site name.
+        transform: `"dct"`, `"dft"` or `"fixed"`.
+        resolution_kwargs: Extra `ResolutionLayer` arguments.
+
+    Returns:
+        Symbolic tensor.
+    """
+    if transform == FIXED:
+        return layers.Identity(name=name + FIXED_SUFFIX)(x)
+    return ResolutionLayer(
+        scale=1.0, transform=transform, name=name + RESOLUTION_SUFFIX, **resolution_kwargs
+    )(x)
+
+
+def site_sizes(model):
+    """`{site: spatial output sizes}` of a classifier's resize sites.
+
+    For a Resolution model these are the current learned sizes; for a
+    baseline, its fixed sizes.
+
+    Args:
+        model: A classifier from `build_classifier`.
+
+    Returns:
+        Dict from site name to a tuple of ints.
+    """
+    sizes = {}
+    for layer in model.layers:
+        if layer.name.endswith(FIXED_SUFFIX):
+            sizes[layer.name[: -len(FIXED_SUFFIX)]] = tuple(layer.output.shape[1:-1])
+        elif layer.name.endswith(RESOLUTION_SUFFIX):
+            sizes[layer.name[: -len(RESOLUTION_SUFFIX)]] = tuple(layer.output_sizes)
+    return sizes
+
+
+def size_complexity(model, definition="linear"):
+    """Complexity from the integer sizes at a classifier's resize sites.
+
+    For a baseline these are its fixed feature-map sizes, which is how the
+    paper computes the complexity of its fixed-architecture baselines
+    (C_base); for a Resolution model, its current learned integer sizes.
+    Per site: the length (1D), height + width (`"linear"`) or height * width
+    (`"area"`).
+
+    Args:
+        model: A classifier from `build_classifier`.
+        definition: `"linear"` or `"area"`.
+
+    Returns:
+        Python float (0.0 for a model without resize sites).
+    """
+    if definition not in COMPLEXITY_DEFINITIONS:
+        raise ValueError(
+            f"Unknown complexity `definition`: {definition!r}. Expected 'linear' or 'area'."
+        )
+    combine = math.prod if definition == "area" else sum
+    return float(sum(combine(sizes) for sizes in site_sizes(model).values()))
+
+
+fixed_complexity = size_complexity  # C_base of a baseline built with transform="fixed"

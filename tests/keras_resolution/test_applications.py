@@ -1,0 +1,93 @@
+"""keras_resolution.applications as a public API: its names, the names kept
+in `applications.classifiers`, and the old registered name of
+MeanVariancePooling1D."""
+
+import json
+import zipfile
+
+import keras
+import numpy as np
+
+import keras_resolution
+from keras_resolution import applications
+from keras_resolution.applications import classifiers
+from keras_resolution.applications import radio_cnn
+from keras_resolution.applications import resnet18
+from keras_resolution.applications import sites
+
+# Every name `applications.classifiers` held before the architectures got
+# modules of their own; the training job and others import them from there.
+CLASSIFIERS_NAMES = (
+    "ARCHITECTURES", "FIXED", "FIXED_SUFFIX", "MeanVariancePooling1D",
+    "RESOLUTION_SUFFIX", "budget_reference", "build_classifier",
+    "check_transform", "fixed_complexity", "radio_cnn_layers",
+    "resnet18_layers", "site_sizes", "size_complexity",
+)  # fmt: skip
+
+
+def test_public_names():
+    assert applications.__all__ == [
+        "ARCHITECTURES", "MeanVariancePooling1D", "budget_reference",
+        "build_classifier", "radio_cnn_layers", "resnet18_layers",
+        "site_sizes", "size_complexity",
+    ]  # fmt: skip
+    for name in applications.__all__:
+        assert getattr(applications, name) is getattr(classifiers, name), name
+    assert set(CLASSIFIERS_NAMES) == set(classifiers.__all__)
+    assert classifiers.resnet18_layers is resnet18.resnet18_layers
+    assert classifiers.radio_cnn_layers is radio_cnn.radio_cnn_layers
+    assert classifiers.MeanVariancePooling1D is radio_cnn.MeanVariancePooling1D
+    assert classifiers.fixed_complexity is classifiers.size_complexity is sites.size_complexity
+    for name in keras_resolution.__all__:
+        assert hasattr(keras_resolution, name), name
+
+
+def test_modules_have_docstrings():
+    for module in (applications, classifiers, radio_cnn, resnet18, sites):
+        assert module.__doc__ and len(module.__doc__.split()) > 20, module.__name__
+
+
+def _rename_layer_class(path, old, new):
+    """Rewrites config.json of a .keras file: the registered name `old` of
+    a layer class becomes `new`, as a file saved under `new` would have it."""
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    count = 0
+
+    def visit(node):
+        nonlocal count
+        if isinstance(node, dict):
+            if node.get("registered_name") == old:
+                node["registered_name"] = new
+                node["module"] = "training.classification.models"
+                count += 1
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(config)
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return count
+
+
+def test_mean_variance_pooling_loads_under_its_old_registered_name(tmp_path):
+    old = "training.classification>MeanVariancePooling1D"
+    assert keras.saving.get_registered_object(old) is radio_cnn.MeanVariancePooling1D
+    assert keras.saving.get_registered_name(radio_cnn.MeanVariancePooling1D) == (
+        "keras_resolution>MeanVariancePooling1D"
+    )
+    model = applications.build_classifier("radio_cnn", (16, 2), 4, "fixed", filters=4)
+    x = np.random.default_rng(0).normal(size=(3, 16, 2)).astype("float32")
+    expected = keras.ops.convert_to_numpy(model(x))
+    path = str(tmp_path / "old_name.keras")
+    model.save(path)
+    assert _rename_layer_class(path, "keras_resolution>MeanVariancePooling1D", old) == 1
+    loaded = keras.saving.load_model(path)
+    assert type(loaded.get_layer("mean_variance_pool")) is radio_cnn.MeanVariancePooling1D
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(loaded(x)), expected)
