@@ -5,9 +5,11 @@ trained by the one run loop.
 `run_classification(config, run_dir)` trains one model; the run directory
 follows `training.common.run_directory`, with these columns in results.csv:
 loss (cross-entropy + budget term), complexity_penalty (the budget term),
-accuracy, val_loss (cross-entropy), val_accuracy, complexity,
-complexity_fraction, learning rate, seconds, and the learned size and scale
-of every Resolution layer. results.json holds the test accuracy and loss,
+accuracy, val_loss (cross-entropy), val_accuracy, complexity (the mean over
+the epoch's batches of the C in the loss), complexity_linear and
+complexity_linear_fraction (C and C / C_full at the epoch's end; `area`
+with that definition), learning rate, seconds, and the learned size and
+scale of every Resolution layer. results.json holds the test accuracy and loss,
 the realised complexity (continuous and from the integer sizes) and the
 per-SNR accuracy (radio).
 
@@ -123,12 +125,13 @@ def realised_complexity(model, config, c_full):
 
 
 def _layer_logs(model, config):
-    """Per-layer complexity, sizes and scales (results.csv, not the progress bar)."""
+    """Epoch-end complexity (`complexity_<definition>`, its `_fraction`) and
+    per-layer complexity, sizes and scales, for results.csv."""
     if config.transform == "fixed":
         return {}
     logger = keras_resolution.ComplexityLogger(config.complexity_definition, per_layer=True)
     logger.set_model(model)
-    return {k: v for k, v in logger.complexity_logs().items() if "/" in k}
+    return logger.complexity_logs()
 
 
 class ClassificationExperiment(Experiment):
@@ -198,7 +201,8 @@ class ClassificationExperiment(Experiment):
         return _layer_logs(model, self.config)
 
     def plot(self, run, rows, model):
-        plots.plot_training(rows, run.plots_dir / "training.png", self.config.target_budget)
+        plots.plot_training(rows, run.plots_dir / "training.png", self.config.target_budget,
+                            f"complexity_{self.config.complexity_definition}_fraction")
         if self.config.transform != "fixed":
             plots.plot_sizes(rows, self.baseline_sizes, run.plots_dir / "sizes.png")
 

@@ -20,14 +20,15 @@ def _save(figure, path):
     plt.close(figure)
 
 
-def plot_training(rows, path, target_budget=None):
+def plot_training(rows, path, target_budget=None, fraction_key="complexity_linear_fraction"):
     """Loss, accuracy and complexity fraction per epoch.
 
     Args:
         rows: results.csv rows (dicts with `epoch`, `loss`, `accuracy`,
-            `val_loss`, `val_accuracy`, `complexity_fraction`).
+            `val_loss`, `val_accuracy` and `fraction_key`).
         path: PNG path.
         target_budget: p*, drawn as a dashed line (None: no line).
+        fraction_key: The column of C / C_full at each epoch's end.
     """
     epochs = [row["epoch"] for row in rows]
     figure, axes = plt.subplots(1, 3, figsize=(13, 3.6))
@@ -37,7 +38,7 @@ def plot_training(rows, path, target_budget=None):
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.legend()
-    fractions = [row.get("complexity_fraction") for row in rows]
+    fractions = [row.get(fraction_key) for row in rows]
     axes[2].plot(epochs, fractions, marker=".", label="C / C_full")
     if target_budget is not None:
         axes[2].axhline(target_budget, color="gray", linestyle="--", label="target p*")

@@ -179,6 +179,7 @@ def run_experiment(experiment, run_dir, resume=False, verbose=1):
             experiment.train_batches(epoch, skip),
             initial_epoch=epoch,
             epochs=epoch + 1,
+            shuffle=False,  # the batches come in the run's (seed, epoch) order
             callbacks=callbacks,
             verbose=verbose,
         )
