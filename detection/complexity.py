@@ -9,7 +9,9 @@ YOLOv8 with `fpn_depth=1` at 320x320 that is 11,500 (22 convolutions); at
 
 import keras
 
-COMPLEXITY_DEFINITIONS = ("area", "linear")
+from keras_resolution.complexity_definitions import check_definition
+from keras_resolution.complexity_definitions import measure
+
 
 
 def panet_conv_layers(model, prefix="pa_fpn"):
@@ -48,7 +50,7 @@ def _conv_complexity(conv, definition):
             f"{conv.output.shape}; build the detector with a fixed "
             "`image_size` to measure its complexity."
         )
-    return height * width if definition == "area" else height + width
+    return measure((height, width), definition)
 
 
 def panet_layer_complexities(model, definition="area"):
@@ -63,11 +65,7 @@ def panet_layer_complexities(model, definition="area"):
         build order: ints for fixed sizes, scalar tensors for a Resolution
         PANet.
     """
-    if definition not in COMPLEXITY_DEFINITIONS:
-        raise ValueError(
-            f"`definition` must be one of {COMPLEXITY_DEFINITIONS}. "
-            f"Received: definition={definition!r}"
-        )
+    check_definition(definition)
     if hasattr(model, "panet_layer_complexities"):  # Resolution PANet.
         return model.panet_layer_complexities(definition)
     return {

@@ -63,10 +63,10 @@ import keras
 from keras import ops
 
 import keras_resolution
+from keras_resolution.complexity_definitions import check_definition
 from detection.panet import PANetHooks
 from detection.yolov8 import PANetYOLOV8Detector
 
-COMPLEXITY_DEFINITIONS = ("area", "linear")
 
 
 def _finite_number(name, value):
@@ -81,11 +81,7 @@ def _finite_number(name, value):
 
 def _validate_budget_args(complexity_definition, complexity_cap, hinge_weight):
     """ValueError naming the argument for a bad budget setting."""
-    if complexity_definition not in COMPLEXITY_DEFINITIONS:
-        raise ValueError(
-            f"Unknown `complexity_definition` {complexity_definition!r}; "
-            f"expected one of {COMPLEXITY_DEFINITIONS}."
-        )
+    check_definition(complexity_definition)
     if complexity_cap is not None and not _finite_number(
         "complexity_cap", complexity_cap
     ) > 0:

@@ -15,6 +15,7 @@ from keras_resolution.callbacks import SizeRefresh
 from keras_resolution.complexity import complexity
 from keras_resolution.complexity import full_complexity
 from keras_resolution.complexity import resolution_layers
+from keras_resolution.complexity_definitions import COMPLEXITY_DEFINITIONS
 from keras_resolution.constraints import ScaleBounds
 from keras_resolution.fixed_layers import AlignToMaxShape
 from keras_resolution.fixed_layers import DCTResize
@@ -27,6 +28,7 @@ from keras_resolution.resize import dct_resize
 from keras_resolution.resize import resize_matrix
 
 __all__ = [
+    "COMPLEXITY_DEFINITIONS",
     "AlignToMaxShape",
     "ComplexityBudgetMixin",
     "ComplexityLogger",

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from keras_resolution.complexity import full_complexity, resolution_layers
-from keras_resolution.layer import COMPLEXITY_DEFINITIONS
+from keras_resolution.complexity_definitions import check_definition
 
 
 class ComplexityLogger(keras.callbacks.Callback):
@@ -45,12 +45,7 @@ class ComplexityLogger(keras.callbacks.Callback):
 
     def __init__(self, definition="linear", per_layer=True, layers=None):
         super().__init__()
-        if definition not in COMPLEXITY_DEFINITIONS:
-            raise ValueError(
-                f"Unknown complexity `definition`: {definition!r}. Expected "
-                f"one of {COMPLEXITY_DEFINITIONS}."
-            )
-        self.definition = definition
+        self.definition = check_definition(definition)
         self.per_layer = per_layer
         self._layers = layers
 

@@ -8,10 +8,10 @@ import keras
 from keras import ops
 
 from keras_resolution import resize
+from keras_resolution import complexity_definitions
 from keras_resolution import transforms
 from keras_resolution.constraints import ScaleBounds
 
-COMPLEXITY_DEFINITIONS = ("linear", "area")
 
 # Attribute set on the `scale` variable that a ResolutionLayer creates: a weak
 # reference to that layer. `is_scale_variable` follows it back, so the scales
@@ -439,7 +439,7 @@ class ResolutionLayer(keras.layers.Layer):
         lengths = self._target_lengths(
             [ops.cast(self.input_size[i], self.scale.dtype) for i in range(self.rank)]
         )
-        return _combine(lengths, definition)
+        return complexity_definitions.measure(lengths, definition)
 
     def full_complexity(self, definition="linear"):
         """Complexity with s = 1, as a Python float: the input sizes the layer
@@ -450,7 +450,7 @@ class ResolutionLayer(keras.layers.Layer):
                 f"{self.name} was built with unknown input sizes "
                 f"{self.nominal_input_sizes}; C_full needs static sizes."
             )
-        return float(_combine([float(d) for d in self.nominal_input_sizes], definition))
+        return float(complexity_definitions.measure(self.nominal_input_sizes, definition))
 
     # --------------------------------------------------------- serialization
     def load_own_variables(self, store):
@@ -478,13 +478,3 @@ class ResolutionLayer(keras.layers.Layer):
         return config
 
 
-def _combine(lengths, definition):
-    if definition not in COMPLEXITY_DEFINITIONS:
-        raise ValueError(
-            f"Unknown complexity `definition`: {definition!r}. Expected one of "
-            f"{COMPLEXITY_DEFINITIONS}."
-        )
-    total = lengths[0]
-    for length in lengths[1:]:
-        total = total * length if definition == "area" else total + length
-    return total

@@ -8,11 +8,10 @@ site; its fixed baseline has a pass-through `Identity` layer named
 turns them into a complexity (for a baseline, the paper's C_base).
 """
 
-import math
 
 from keras import layers
 
-from keras_resolution.layer import COMPLEXITY_DEFINITIONS
+from keras_resolution.complexity_definitions import measure
 from keras_resolution.layer import ResolutionLayer
 from keras_resolution.transforms import TRANSFORMS
 
@@ -96,12 +95,7 @@ def size_complexity(model, definition="linear"):
     Returns:
         Python float (0.0 for a model without resize sites).
     """
-    if definition not in COMPLEXITY_DEFINITIONS:
-        raise ValueError(
-            f"Unknown complexity `definition`: {definition!r}. Expected 'linear' or 'area'."
-        )
-    combine = math.prod if definition == "area" else sum
-    return float(sum(combine(sizes) for sizes in site_sizes(model).values()))
+    return float(sum(measure(sizes, definition) for sizes in site_sizes(model).values()))
 
 
 fixed_complexity = size_complexity  # C_base of a baseline built with transform="fixed"
