@@ -384,10 +384,12 @@ def test_format_table():
         "max",
         "recall",
     ]
-    assert lines[1].split() == ["cat", "1.0000", "1", "1", "1", "1", "1.0000"]
-    assert lines[2].split() == ["dog", "n/a", "0", "0", "1", "0", "n/a"]
-    assert lines[3] == "mAP@0.5 (VOC07 11-point): 1.0000 over 1 of 2 classes"
-    assert lines[4] == "(no ground truth, excluded: dog)"
+    assert set(lines[1]) == {"-", " "}
+    assert lines[2].split() == ["cat", "1.0000", "1", "1", "1", "1", "1.0000"]
+    assert lines[3].split() == ["dog", "n/a", "0", "0", "1", "0", "n/a"]
+    assert lines[2].index("1.0000") + 6 == lines[0].index("AP") + 2  # numbers right-aligned
+    assert lines[4] == "mAP@0.5 (VOC07 11-point): 1.0000 over 1 of 2 classes"
+    assert lines[5] == "(no ground truth, excluded: dog)"
     assert result.to_dict(["cat", "dog"])["AP/cat"] == 1.0
     with pytest.raises(ValueError, match="class_names"):
         result.format_table(["cat"])

@@ -59,7 +59,7 @@ def test_run_writes_its_files_and_a_killed_run_resumes_to_the_same_end(
     with open(run.results_csv) as file:
         rows = list(csv.DictReader(file))
     assert [row["epoch"] for row in rows] == ["1", "2"]
-    keys = ["loss", "box_loss", "class_loss", "panet_complexity", "map50", "learning_rate"]
+    keys = ["loss", "box_loss", "class_loss", "panet_complexity_area", "map50", "learning_rate"]
     if model == "resolution":
         keys.append("hinge_penalty")
     for key in keys:

@@ -12,13 +12,15 @@ def format_value(value):
     return str(value)
 
 
-def format_table(rows, columns, headers=None):
+def format_table(rows, columns, headers=None, align_right=()):
     """A fixed-width text table.
 
     Args:
         rows: List of dicts.
         columns: Keys to show, in order.
         headers: Column titles (default: the keys).
+        align_right: Columns to right-align (numbers); the others are
+            left-aligned.
 
     Returns:
         The table as one string (header, rule, rows).
@@ -35,10 +37,14 @@ def format_table(rows, columns, headers=None):
     widths = [
         max([len(header)] + [len(line[i]) for line in cells]) for i, header in enumerate(headers)
     ]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for line in cells:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+    right = [column in align_right for column in columns]
+
+    def line(texts):
+        aligned = (t.rjust(w) if r else t.ljust(w) for t, w, r in zip(texts, widths, right))
+        return "  ".join(aligned).rstrip()
+
+    lines = [line(headers), "  ".join("-" * w for w in widths)]
+    lines.extend(line(texts) for texts in cells)
     return "\n".join(lines)
 
 

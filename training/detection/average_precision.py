@@ -63,6 +63,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from training.common.tables import format_table
+
 VOC07 = "voc07"
 AREA = "area"
 METHODS = (VOC07, AREA)
@@ -301,50 +303,28 @@ def format_average_precision_table(evaluation, class_names=None, digits=4):
     Example:
 
     >>> print(result.format_table(["cat", "dog"]))  # doctest: +SKIP
-    class        AP   GT  difficult  detections   TP  max recall
-    cat      0.7500    4          1          10    3      0.7500
-    dog         n/a    0          0           2    0         n/a
+    class      AP  GT  difficult  detections  TP  max recall
+    -----  ------  --  ---------  ----------  --  ----------
+    cat    0.7500   4          1          10   3      0.7500
+    dog       n/a   0          0           2   0         n/a
     mAP@0.5 (VOC07 11-point): 0.7500 over 1 of 2 classes
     (no ground truth, excluded: dog)
     """
     names = _check_class_names(class_names, evaluation.num_classes)
-    headers = (
-        "class",
-        "AP",
-        "GT",
-        "difficult",
-        "detections",
-        "TP",
-        "max recall",
-    )
-    rows = []
-    for class_id, name in enumerate(names):
-        rows.append(
-            (
-                name,
-                _format_score(evaluation.average_precision[class_id], digits),
-                str(int(evaluation.num_ground_truth[class_id])),
-                str(int(evaluation.num_difficult[class_id])),
-                str(int(evaluation.num_detections[class_id])),
-                str(int(evaluation.num_true_positives[class_id])),
-                _format_score(evaluation.max_recall[class_id], digits),
-            )
-        )
-    widths = [
-        max(len(headers[column]), *(len(row[column]) for row in rows))
-        for column in range(len(headers))
+    rows = [
+        {
+            "class": name,
+            "AP": _format_score(evaluation.average_precision[class_id], digits),
+            "GT": int(evaluation.num_ground_truth[class_id]),
+            "difficult": int(evaluation.num_difficult[class_id]),
+            "detections": int(evaluation.num_detections[class_id]),
+            "TP": int(evaluation.num_true_positives[class_id]),
+            "max recall": _format_score(evaluation.max_recall[class_id], digits),
+        }
+        for class_id, name in enumerate(names)
     ]
-
-    def format_row(cells):
-        first = cells[0].ljust(widths[0])
-        rest = (
-            cell.rjust(width)
-            for cell, width in zip(cells[1:], widths[1:], strict=True)
-        )
-        return "  ".join((first, *rest))
-
-    lines = [format_row(headers)]
-    lines.extend(format_row(row) for row in rows)
+    columns = ["class", "AP", "GT", "difficult", "detections", "TP", "max recall"]
+    lines = [format_table(rows, columns, align_right=columns[1:])]
     threshold = f"{evaluation.iou_threshold:g}"
     title = _METHOD_TITLES[evaluation.method]
     num_evaluated = len(evaluation.evaluated_classes)

@@ -39,12 +39,13 @@ class DetectionExperiment(Experiment):
     Args:
         config: A `DetectionConfig` (resolved here).
         verbose: Progress bars and messages (1) or silence (0).
+        include_train: Read the training split too (`False` to evaluate only).
     """
 
     name = "detection"
     monitor = "map50"
 
-    def __init__(self, config, verbose=1):
+    def __init__(self, config, verbose=1, include_train=True):
         self.config = resolve_config(config)
         self.verbose = verbose
         self.data = load_detection_data(
@@ -56,6 +57,7 @@ class DetectionExperiment(Experiment):
             batch_size=self.config.batch_size,
             max_train_images=self.config.max_train_images,
             max_eval_images=self.config.max_eval_images,
+            include_train=include_train,
         )
         self.eval_every = self.config.eval_every
         self.steps_per_epoch = steps_per_epoch(len(self.data.train), self.config.batch_size)
@@ -253,7 +255,7 @@ def evaluate_run(run_dir, checkpoint="best", data=None, verbose=1):
     config = DetectionConfig(**read_run_config(run_dir, "detection"))
     if data is not None:
         config = dataclasses.replace(config, data=data)
-    experiment = DetectionExperiment(config, verbose)
+    experiment = DetectionExperiment(config, verbose, include_train=False)
     path = run.checkpoint(checkpoint)
     if verbose:
         print(f"Evaluating {path} on {experiment.data.description}", flush=True)

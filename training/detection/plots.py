@@ -40,7 +40,8 @@ def plot_losses(rows, path, keys=("loss", "box_loss", "class_loss", "hinge_penal
 
 
 def plot_map_and_complexity(rows, path, complexity_cap=None):
-    """mAP@0.5 (left axis) and PANet complexity (right axis) per epoch."""
+    """mAP@0.5 (left axis) and PANet complexity at each epoch's end (right
+    axis, the `panet_complexity_area` column)."""
     figure, left = plt.subplots(figsize=(6, 4))
     epochs = _column(rows, "epoch")
     values = _column(rows, "map50")
@@ -50,7 +51,7 @@ def plot_map_and_complexity(rows, path, complexity_cap=None):
     left.set_ylabel("mAP@0.5", color="tab:blue")
     left.set_ylim(0, 1)
     right = left.twinx()
-    right.plot(epochs, _column(rows, "panet_complexity"), "s--", color="tab:red",
+    right.plot(epochs, _column(rows, "panet_complexity_area"), "s--", color="tab:red",
                label="PANet complexity")
     if complexity_cap:
         right.axhline(complexity_cap, color="tab:red", alpha=0.4, linestyle=":",

@@ -7,6 +7,7 @@ import pathlib
 import numpy as np
 
 from training.common.run_directory import RunDirectory
+from training.common.tables import format_table
 from training.common.run_directory import atomic_write_json
 from training.common.run_directory import atomic_write_text
 from training.common.run_directory import claim_sweep
@@ -78,23 +79,26 @@ def format_table1(rows):
     >>> print(format_table1([{"model": "baseline", "runs": 1, "map50_mean": 0.5,
     ...     "map50_std": 0.0, "panet_complexity_mean": 2875.0,
     ...     "panet_complexity_std": 0.0, "trainable_params": 3422175}]))
-    Model                        runs          mAP@0.5       PANet complexity  Trainable params
-    -------------------------------------------------------------------------------------------
-    baseline                        1     50.0% +- 0.0             2,875 +- 0         3,422,175
+    Model     runs  mAP@0.5       PANet complexity  Trainable params
+    --------  ----  ------------  ----------------  ----------------
+    baseline  1     50.0% +- 0.0  2,875 +- 0        3,422,175
     """
     bands = [key for key in BAND_KEYS if all(key + "_mean" in row for row in rows)]
-    header = (f"{'Model':<28} {'runs':>4} {'mAP@0.5':>16} {'PANet complexity':>22} "
-              f"{'Trainable params':>17}")
-    header += "".join(f" {key.replace('ap50_', 'AP '):>9}" for key in bands)
-    lines = [header, "-" * len(header)]
+    cells = []
     for row in rows:
-        mean_map = f"{100 * row['map50_mean']:.1f}% +- {100 * row['map50_std']:.1f}"
-        complexity = f"{row['panet_complexity_mean']:,.0f} +- {row['panet_complexity_std']:,.0f}"
-        line = (f"{row['model']:<28} {row['runs']:>4} {mean_map:>16} {complexity:>22} "
-                f"{row['trainable_params']:>17,}")
-        line += "".join(f" {100 * row[key + '_mean']:>8.1f}%" for key in bands)
-        lines.append(line)
-    return "\n".join(lines)
+        cell = {
+            "Model": row["model"],
+            "runs": row["runs"],
+            "mAP@0.5": f"{100 * row['map50_mean']:.1f}% +- {100 * row['map50_std']:.1f}",
+            "PANet complexity": f"{row['panet_complexity_mean']:,.0f} +- "
+                                f"{row['panet_complexity_std']:,.0f}",
+            "Trainable params": f"{row['trainable_params']:,}",
+        }
+        for key in bands:
+            cell[key.replace("ap50_", "AP ")] = f"{100 * row[key + '_mean']:.1f}%"
+        cells.append(cell)
+    columns = ["Model", "runs", "mAP@0.5", "PANet complexity", "Trainable params"]
+    return format_table(cells, columns + [key.replace("ap50_", "AP ") for key in bands])
 
 
 def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1):

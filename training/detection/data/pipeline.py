@@ -19,15 +19,11 @@ uninterrupted run would have seen (`skip_batches`).
 import numpy as np
 import tensorflow as tf
 
+from training.common.data_order import epoch_order
 from training.detection.data.box_format import check_box_format
 from training.detection.data.box_format import convert_xyxy
 
 MIN_VISIBLE_FRACTION = 0.25  # Augmented boxes keeping less area are dropped.
-
-
-def epoch_order(num_records, seed, epoch):
-    """The permutation of records used in `epoch` (seeded, reproducible)."""
-    return np.random.default_rng([seed, epoch]).permutation(num_records)
 
 
 def make_detection_dataset(
