@@ -29,9 +29,11 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if action.default is None and action.option_strings and action.nargs != 0:
-            return text + (" " if text else "") + f"(default: {RECIPE})"
-        return super()._get_help_string(action)
+        if "(default" in text or action.default is argparse.SUPPRESS:
+            return text
+        if action.default is None:
+            return f"{text} (default: {RECIPE})"
+        return f"{text} (default: {action.default})"
 
 
 def _parser(subparsers, name, help_text):
@@ -56,36 +58,44 @@ def _add_detection_options(parser):
     add("--train-split", help="split file name under ImageSets/Main")
     add("--eval-split", help="split file name under ImageSets/Main")
     add("--strict", action="store_true", help="stop at the first data problem")
-    add("--model", default=defaults.model, choices=("resolution", "baseline"))
+    add("--model", default=defaults.model, choices=("resolution", "baseline"),
+        help="YOLOv8 with a Resolution PANet, or KerasCV's")
     add("--hinge-weight", type=float, default=defaults.hinge_weight,
         help="lambda of the hinge penalty max(0, C_PAN - cap)")
     add("--complexity-cap", type=float, help="PANet complexity cap (default: the baseline's)")
     add("--image-size", type=int, help="model input side, a multiple of 32")
-    add("--epochs", type=int)
-    add("--batch-size", type=int)
-    add("--optimizer", choices=("sgd", "adam"))
-    add("--learning-rate", type=float)
-    add("--final-learning-rate", type=float)
+    add("--epochs", type=int, help="training epochs")
+    add("--batch-size", type=int, help="images per batch")
+    add("--optimizer", choices=("sgd", "adam"), help="SGD (momentum 0.9) or Adam")
+    add("--learning-rate", type=float, help="first learning rate")
+    add("--final-learning-rate", type=float,
+        help="last learning rate (from 85%% of training; the geometric mean from 60%%)")
     add("--scale-learning-rate-factor", type=float,
         help="learning rate of the Resolution scales over the weights'")
-    add("--global-clipnorm", type=float, default=defaults.global_clipnorm)
+    add("--global-clipnorm", type=float, default=defaults.global_clipnorm,
+        help="clip the global gradient norm")
     freeze = parser.add_mutually_exclusive_group()
     freeze.add_argument("--freeze-backbone", dest="freeze_backbone", action="store_true",
                         default=None, help="train only PANet and head")
-    freeze.add_argument("--train-backbone", dest="freeze_backbone", action="store_false")
-    add("--backbone", default=defaults.backbone, choices=("yolo_v8_xs", "resnet50"))
+    freeze.add_argument("--train-backbone", dest="freeze_backbone", action="store_false",
+                        help="train the backbone too")
+    add("--backbone", default=defaults.backbone, choices=("yolo_v8_xs", "resnet50"),
+        help="KerasCV backbone")
     add("--weights", help="backbone weights: a .weights.h5 or .keras file, or a preset "
-                          "(default: random)")
-    add("--fpn-depth", type=int, default=defaults.fpn_depth)
-    add("--transform", default=defaults.transform, choices=("dct", "dft"))
+                          "(default: random; required with a frozen backbone)")
+    add("--fpn-depth", type=int, default=defaults.fpn_depth, help="PANet depth (paper: 1)")
+    add("--transform", default=defaults.transform, choices=("dct", "dft"),
+        help="transform of the Resolution layers")
     add("--taper", type=float, default=defaults.taper, help="taper length (paper: 4)")
-    add("--seed", type=int, default=defaults.seed)
+    add("--seed", type=int, default=defaults.seed,
+        help="seed of the weights, the data order and the augmentation")
     add("--eval-every", type=int, help="epochs between mAP@0.5 evaluations")
     add("--eval-confidence", type=float, default=defaults.eval_confidence,
         help="NMS confidence threshold of the evaluation")
     add("--checkpoint-every", type=int, default=defaults.checkpoint_every,
         help="also checkpoint every N batches (0: at epoch ends only)")
-    add("--strategy", choices=("mirrored",), help="tf.distribute strategy (default: none)")
+    add("--strategy", choices=("mirrored",),
+        help="tf.distribute strategy over the visible devices (default: none)")
     add("--max-train-images", type=int, help="use only the first N training images "
                                              "(default: all)")
     add("--max-eval-images", type=int, help="use only the first N evaluation images "
@@ -94,11 +104,11 @@ def _add_detection_options(parser):
 
 def _add_classification_options(parser):
     add = parser.add_argument
-    add("--epochs", type=int)
-    add("--batch-size", type=int)
-    add("--optimizer", choices=("sgd", "adam"))
-    add("--learning-rate", type=float)
-    add("--momentum", type=float, help="SGD momentum")
+    add("--epochs", type=int, help="training epochs")
+    add("--batch-size", type=int, help="examples per batch")
+    add("--optimizer", choices=("sgd", "adam"), help="SGD or Adam")
+    add("--learning-rate", type=float, help="first learning rate")
+    add("--momentum", type=float, help="SGD momentum (default: 0.99 on cifar100 and radioml, else 0.9)")
     add("--lr-decay-epochs", type=int, nargs="*",
         help="epochs where the learning rate is multiplied by 0.1")
     add("--scale-learning-rate-factor", type=float,
@@ -107,7 +117,7 @@ def _add_classification_options(parser):
     add("--taper", type=float, help="taper length (paper: 4)")
     add("--complexity-definition", choices=("linear", "area"), help="(default: linear)")
     add("--width", type=int, help="ResNet-18 stage-1 channels")
-    add("--seed", type=int, help="(default: 0)")
+    add("--seed", type=int, help="seed of the weights and the data order (default: 0)")
     add("--data-dir", help="tensorflow-datasets directory (CIFAR-100)")
     add("--max-examples", type=int,
         help="RadioML: a seeded subset of N frames; embedded: N training examples")
@@ -135,11 +145,13 @@ def build_parser():
     _add_detection_options(train)
     train.add_argument("--run-dir", help="where the run goes (default: the first free of "
                                          "runs/detection, runs/detection2, ...)")
-    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    train.add_argument("--resume", metavar="RUN_DIR",
+                       help="continue the run in RUN_DIR (default: start a new run)")
 
     evaluate = _parser(commands, "evaluate", "evaluate a run's checkpoint again")
-    evaluate.add_argument("run_dir", metavar="RUN_DIR")
-    evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    evaluate.add_argument("run_dir", metavar="RUN_DIR", help="a run directory")
+    evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                          help="best.keras (else last.keras) or last.keras")
     evaluate.add_argument("--data", help="detection: evaluate on the same split of other "
                                          "data (default: the run's)")
 
@@ -147,20 +159,23 @@ def build_parser():
                        "train one classifier under a complexity budget (paper section 5.1)")
     classify.add_argument("--data", default="embedded-images",
                           help="embedded-images, embedded-radio, cifar100 or radioml:PATH")
-    classify.add_argument("--transform", default="dct", choices=("dct", "dft", "fixed"))
+    classify.add_argument("--transform", default="dct", choices=("dct", "dft", "fixed"),
+                          help="Resolution layers' transform, or the fixed baseline")
     classify.add_argument("--target-budget", type=float, help="p* in (0, 1] (default: 0.5)")
     _add_classification_options(classify)
     classify.add_argument("--run-dir", help="where the run goes (default: the first free "
                                             "runs/classify-DATA-TRANSFORM-pP)")
-    classify.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    classify.add_argument("--resume", metavar="RUN_DIR",
+                          help="continue the run in RUN_DIR (default: start a new run)")
 
     sweep = _parser(commands, "sweep", "the paper's Table 1 or Figure 3 sweep")
     sweeps = sweep.add_subparsers(dest="sweep", required=True, metavar="SWEEP")
     table1 = _parser(sweeps, "table1",
                      "detection: baseline and Resolution YOLOv8 under the hinge cap")
     _add_detection_options(table1)
-    table1.add_argument("--seeds", type=int, nargs="+", default=[0])
-    table1.add_argument("--hinge-weights", type=float, nargs="+", default=[0.0, 1e-3, 1e-2])
+    table1.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed")
+    table1.add_argument("--hinge-weights", type=float, nargs="+", default=[0.0, 1e-3, 1e-2],
+                        help="lambda of each Resolution model")
     table1.add_argument("--sweep-dir", default="runs/table1",
                         help="the same command again continues the sweep there")
     figure3 = _parser(sweeps, "figure3",
@@ -170,7 +185,7 @@ def build_parser():
     figure3.add_argument("--targets", type=float, nargs="+", default=[0.1, 0.25, 0.5, 1.0],
                          help="target budgets p* (C_base/C_full is added)")
     figure3.add_argument("--transforms", nargs="+", default=["dct", "dft"],
-                         choices=("dct", "dft"))
+                         choices=("dct", "dft"), help="Resolution transforms to compare")
     _add_classification_options(figure3)
     figure3.add_argument("--sweep-dir", default="runs/figure3",
                          help="the same command again continues the sweep there")

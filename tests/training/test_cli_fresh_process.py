@@ -33,6 +33,19 @@ def cli(*argv, timeout=600):
     )  # fmt: skip
 
 
+def kill_after_checkpoint(patch, epoch, batch):
+    """Makes the run loop raise KeyboardInterrupt, as a killed process stops,
+    right after the checkpoint of `batch` (0-based) of `epoch` (0-based)."""
+    original = BatchCheckpoint.on_train_batch_end
+
+    def killed(self, done, logs=None):
+        original(self, done, logs)
+        if self.epoch == epoch and done == batch:
+            raise KeyboardInterrupt("killed")
+
+    patch.setattr(BatchCheckpoint, "on_train_batch_end", killed)
+
+
 @pytest.fixture(scope="module")
 def voc(tmp_path_factory):
     return write_defective_voc(tmp_path_factory.mktemp("voc"), batch_size=4)
@@ -82,15 +95,8 @@ def test_a_killed_resolution_run_resumes_in_a_new_process_to_the_same_end(voc, t
     )  # fmt: skip
     reference = train_detection(config, tmp_path / "reference", verbose=0)
 
-    original = BatchCheckpoint.on_train_batch_end
-
-    def kill_after_the_checkpoint(self, batch, logs=None):
-        original(self, batch, logs)
-        if self.epoch == 1 and batch == 0:
-            raise KeyboardInterrupt("killed")
-
     with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
-        patch.setattr(BatchCheckpoint, "on_train_batch_end", kill_after_the_checkpoint)
+        kill_after_checkpoint(patch, epoch=1, batch=0)
         train_detection(config, tmp_path / "killed", verbose=0)
     state = RunDirectory(tmp_path / "killed").read_state()
     assert (state.epochs_done, state.batches_done, state.finished) == (1, 1, False)
@@ -133,15 +139,8 @@ def test_classification_train_evaluate_resume_in_fresh_processes(tmp_path, monke
     line = next(line for line in evaluated.stdout.splitlines() if line.startswith("test_accuracy"))
     assert float(line.split()[1]) == pytest.approx(reference["test_accuracy"], abs=1e-4)
 
-    original = BatchCheckpoint.on_train_batch_end
-
-    def kill_after_the_checkpoint(self, batch, logs=None):
-        original(self, batch, logs)
-        if self.epoch == 1 and batch == 0:
-            raise KeyboardInterrupt("killed")
-
     with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
-        patch.setattr(BatchCheckpoint, "on_train_batch_end", kill_after_the_checkpoint)
+        kill_after_checkpoint(patch, epoch=1, batch=0)
         from training.classification.config import resolve_config
         from training.classification.job import run_classification
 
