@@ -14,6 +14,7 @@ Public API:
 
 from detection.backbones import BACKBONES
 from detection.backbones import PretrainedWeightsUnavailableWarning
+from detection.backbones import RandomFrozenBackboneWarning
 from detection.backbones import build_backbone
 from detection.callbacks import PANetComplexityLogger
 from detection.complexity import panet_complexity

@@ -28,6 +28,11 @@ class PretrainedWeightsUnavailableWarning(UserWarning):
     """Requested pretrained weights could not be fetched; weights are random."""
 
 
+class RandomFrozenBackboneWarning(UserWarning):
+    """A frozen backbone with random weights: PANet and head train on random
+    features, which is not the paper's protocol (a frozen pretrained one)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class _BackboneSpec:
     # `build(input_shape)` returns the KerasCV backbone with random weights.

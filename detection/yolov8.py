@@ -31,9 +31,11 @@ Backends (both builders, measured with keras 3.15.1, keras-cv 0.9.0):
 
 import importlib
 import numbers
+import warnings
 
 import keras
 
+from detection.backbones import RandomFrozenBackboneWarning
 from detection.backbones import build_backbone
 from detection.backbones import validate_backbone
 from detection.backbones import validate_weights
@@ -392,6 +394,14 @@ def build_detector(
     )
     backbone_model = build_backbone(backbone, image_size, weights=weights)
     if freeze_backbone:
+        if weights is None:
+            warnings.warn(
+                f"freeze_backbone=True with weights=None freezes a RANDOM {backbone} backbone: "
+                "only PANet and head train, on random features. Pass `weights` (a file of "
+                "the pretrained backbone) or freeze_backbone=False.",
+                RandomFrozenBackboneWarning,
+                stacklevel=3,
+            )
         backbone_model.trainable = False
     return detector_class(
         backbone=backbone_model,

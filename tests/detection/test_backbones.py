@@ -107,3 +107,13 @@ def test_weights_file_missing_a_layer_raises(tmp_path):
         del file["layers/conv2d_26"]  # The last conv's kernel.
     with pytest.raises(ValueError, match="does not match"):
         build_backbone("yolo_v8_xs", 320, weights=path)
+
+
+def test_a_frozen_random_backbone_is_warned_about_loudly():
+    import detection
+
+    with pytest.warns(detection.RandomFrozenBackboneWarning, match="RANDOM yolo_v8_xs"):
+        detection.baseline_yolov8(num_classes=2, image_size=64, freeze_backbone=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", detection.RandomFrozenBackboneWarning)
+        detection.baseline_yolov8(num_classes=2, image_size=64, freeze_backbone=False)
