@@ -43,7 +43,7 @@ def test_optimizers_serialize_their_factor():
     assert again.momentum == 0.99
     with pytest.raises(ValueError, match="scale_learning_rate_factor"):
         ResolutionAdam(scale_learning_rate_factor=0.0)
-    with pytest.raises(ValueError, match="Unknown optimizer 'rmsprop'"):
+    with pytest.raises(ValueError, match="Unknown `--optimizer` 'rmsprop'"):
         make_optimizer("rmsprop", 0.1)
 
 
