@@ -214,10 +214,26 @@ def _classification_options(args):
     return {name: getattr(args, name) for name in CLASSIFICATION_OPTIONS}
 
 
+def _check_resume_alone(args):
+    """`--resume` continues a run with its own config.json: other options
+    would be silently ignored, so they are refused."""
+    defaults = vars(build_parser().parse_args([args.command]))
+    given = sorted(
+        "--" + key.replace("_", "-")
+        for key, value in vars(args).items()
+        if key not in ("resume", "quiet", "debug") and value != defaults.get(key)
+    )
+    if given:
+        raise ValueError(
+            f"--resume continues {args.resume} with its own config.json; drop {', '.join(given)}."
+        )
+
+
 def _train(args, verbose):
     from training.detection.job import train_detection
 
     if args.resume:
+        _check_resume_alone(args)
         return train_detection(None, args.resume, resume=True, verbose=verbose)
     run_dir = args.run_dir or free_run_dir("runs/detection")
     return train_detection(_detection_config(args), run_dir, verbose=verbose)
@@ -243,6 +259,7 @@ def _classify(args, verbose):
     from training.classification.job import run_classification
 
     if args.resume:
+        _check_resume_alone(args)
         return run_classification(None, args.resume, resume=True, verbose=verbose)
     config = resolve_config(args.data, transform=args.transform,
                             target_budget=args.target_budget, **_classification_options(args))

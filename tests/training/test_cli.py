@@ -45,3 +45,14 @@ def test_usage_errors_exit_with_code_2(argv, capsys):
     with pytest.raises(SystemExit) as raised:
         build_parser().parse_args(argv)
     assert raised.value.code == 2 and "usage:" in capsys.readouterr().err
+
+
+def test_resume_refuses_options_it_would_ignore(tmp_path, capsys):
+    from training.cli import main
+
+    assert main(["train", "--resume", str(tmp_path), "--epochs", "30", "--seed", "3"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --resume continues {tmp_path} with its own config.json; drop --epochs, --seed.\n"
+    )
+    assert main(["classify", "--resume", str(tmp_path)]) == 2  # no run there
+    assert "not a run directory" in capsys.readouterr().err
