@@ -21,34 +21,81 @@ def test_plan_has_the_baseline_and_every_hinge_weight_for_every_seed():
     assert [config.hinge_weight for _, config in runs[1:4]] == [0.0, 1e-3, 1e-2]
 
 
-def _result(map50, complexity, small=None):
+def _result(map50, complexity, small=None, seed=None):
     result = {"map50": map50, "panet_complexity": complexity, "trainable_params": 100}
     if small is not None:
         result.update(ap50_small=small, ap50_medium=2 * small, ap50_large=3 * small)
+    if seed is not None:
+        result["seed"] = seed
     return result
 
 
-def test_summary_is_mean_and_sample_std_over_seeds():
+T975_DF2 = 4.302652730  # t_{0.975, 2}
+
+
+def test_summary_is_mean_sample_std_and_t_interval_over_seeds():
     rows = sweeps.summarise({
-        "baseline": [_result(0.4, 2875.0, 0.1), _result(0.5, 2875.0, 0.2), _result(0.6, 2875.0, 0.3)],
-        "resolution lambda=0": [_result(0.45, 3000.0)],
+        "baseline": [_result(0.4, 2875.0, 0.1, seed=0), _result(0.5, 2875.0, 0.2, seed=1),
+                     _result(0.6, 2875.0, 0.3, seed=2)],
+        "resolution lambda=0": [_result(0.45, 3000.0, seed=1)],
     })
     baseline, single = rows
     assert baseline["runs"] == 3
     assert baseline["map50_mean"] == pytest.approx(0.5)
     assert baseline["map50_std"] == pytest.approx(0.1)  # sqrt((0.01 + 0 + 0.01) / 2)
+    half_width = T975_DF2 * 0.1 / np.sqrt(3)  # 0.2484
+    assert (baseline["map50_ci_low"], baseline["map50_ci_high"]) == pytest.approx(
+        (0.5 - half_width, 0.5 + half_width))
     assert baseline["panet_complexity_std"] == 0.0
+    assert baseline["panet_complexity_ci_low"] == baseline["panet_complexity_ci_high"] == 2875.0
     assert baseline["ap50_small_mean"] == pytest.approx(0.2)
     assert baseline["ap50_large_mean"] == pytest.approx(0.6)
+    assert "map50_diff_mean" not in baseline  # the baseline is not compared with itself
     assert single["map50_std"] == 0.0 and "ap50_small_mean" not in single
+    assert single["map50_ci_low"] is None and single["map50_ci_high"] is None
+    # One shared seed (1): the difference without an interval.
+    assert single["pairs"] == 1 and single["paired_seeds"] == [1]
+    assert single["map50_diff_mean"] == pytest.approx(-0.05)
+    assert single["map50_diff_ci_low"] is None
 
 
-def test_table_shows_percentages_with_spread_and_band_columns_only_when_all_have_them():
-    with_bands = sweeps.summarise({"baseline": [_result(0.4, 2875.0, 0.1), _result(0.6, 2875.0, 0.3)]})
+def test_paired_difference_uses_the_seeds_both_models_ran():
+    rows = sweeps.summarise({
+        "baseline": [_result(0.40, 1.0, seed=0), _result(0.50, 1.0, seed=1),
+                     _result(0.60, 1.0, seed=2)],
+        "resolution lambda=0.01": [_result(0.65, 1.0, seed=2), _result(0.50, 1.0, seed=0),
+                                   _result(0.58, 1.0, seed=1), _result(0.9, 1.0, seed=7)],
+    })
+    resolution = rows[1]
+    assert resolution["paired_seeds"] == [0, 1, 2] and resolution["pairs"] == 3
+    assert resolution["map50_diffs"] == pytest.approx([0.10, 0.08, 0.05])
+    assert resolution["map50_diff_mean"] == pytest.approx(0.23 / 3)
+    std = np.std([0.10, 0.08, 0.05], ddof=1)
+    assert resolution["map50_diff_std"] == pytest.approx(std)
+    half_width = T975_DF2 * std / np.sqrt(3)
+    assert resolution["map50_diff_ci_low"] == pytest.approx(0.23 / 3 - half_width)
+    assert resolution["map50_diff_ci_high"] == pytest.approx(0.23 / 3 + half_width)
+    with pytest.raises(ValueError, match="same seed"):
+        sweeps.summarise({"baseline": [_result(0.4, 1.0, seed=0), _result(0.5, 1.0, seed=0)]})
+
+
+def test_table_shows_percentages_with_spread_interval_and_paired_difference():
+    with_bands = sweeps.summarise({
+        "baseline": [_result(0.4, 2875.0, 0.1, seed=0), _result(0.6, 2875.0, 0.3, seed=1)],
+        "resolution lambda=0.01": [_result(0.5, 2800.0, 0.1, seed=0),
+                                   _result(0.8, 2900.0, 0.3, seed=1)],
+    })
     table = sweeps.format_table1(with_bands)
     assert "50.0% +- 14.1" in table and "AP small" in table and "40.0%" in table
+    assert "[-77.1, 177.1]" in table  # 50 -+ t_{0.975,1} * 14.14 / sqrt(2) = 127.06
+    assert "[2,875, 2,875]" in table and "[2,215, 3,485]" in table  # 2850 -+ 635.3
+    # Differences +10 and +20 points: mean +15, half-width 12.706 * 7.071 / 1.414 = 63.5.
+    assert "+15.0 [-48.5, +78.5]" in table
+    header = table.splitlines()[0]
+    assert "mAP@0.5 95% CI" in header and "mAP@0.5 - baseline [95% CI]  pairs" in header
     mixed = sweeps.summarise({"a": [_result(0.4, 1.0, 0.1)], "b": [_result(0.4, 1.0)]})
     assert "AP small" not in sweeps.format_table1(mixed)
+    assert "pairs" not in sweeps.format_table1(mixed)  # no baseline: no paired column
 
 
 def test_sweep_trains_each_run_once_and_reuses_finished_runs(tmp_path, monkeypatch, capsys):
@@ -61,7 +108,9 @@ def test_sweep_trains_each_run_once_and_reuses_finished_runs(tmp_path, monkeypat
             return json.loads(run.results_json.read_text())
         trained.append((config.model, config.hinge_weight, config.seed))
         run.claim({"experiment": "detection", "config": dataclasses.asdict(config)})
-        result = _result(0.4 + 0.1 * config.seed, 2875.0 - 100 * config.hinge_weight * 1e3, 0.1)
+        gain = 0.02 + 0.02 * config.seed if config.model == "resolution" else 0.0
+        result = _result(0.4 + 0.1 * config.seed + gain,
+                         2875.0 - 100 * config.hinge_weight * 1e3, 0.1)
         run.results_json.write_text(json.dumps(result))
         run.write_state(RunState(epochs_done=1, finished=True))
         return result
@@ -76,8 +125,14 @@ def test_sweep_trains_each_run_once_and_reuses_finished_runs(tmp_path, monkeypat
     assert (tmp_path / "table1.png").stat().st_size > 10_000
     saved = json.loads((tmp_path / "table1.json").read_text())
     assert len(saved["runs"]["baseline"]) == 2
-    assert (tmp_path / "table1.txt").read_text().splitlines()[0].startswith("Model")
-    assert "45.0% +- 7.1" in capsys.readouterr().out
+    assert saved["rows"][1]["map50_diffs"] == pytest.approx([0.02, 0.04])  # paired by seed
+    assert saved["rows"][1]["paired_seeds"] == [0, 1] and "Student-t" in saved["statistics"]
+    text = (tmp_path / "table1.txt").read_text()
+    assert text.splitlines()[0].startswith("Model")
+    # mean +3 points, half-width t_{0.975,1} * 1.414 / sqrt(2) = 12.7
+    assert "+3.0 [-9.7, +15.7]" in text and "95% CI" in text and "Student-t" in text
+    out = capsys.readouterr().out
+    assert "45.0% +- 7.1" in out and "+3.0 [-9.7, +15.7]" in out
 
     again = sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0)
     assert len(trained) == 4  # nothing retrained

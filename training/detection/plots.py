@@ -62,37 +62,73 @@ def plot_map_and_complexity(rows, path, complexity_cap=None):
     _save(figure, path)
 
 
+def _half_widths(row, prefix, scale=1.0):
+    """(lower, upper) error-bar lengths of a row's 95% interval; None
+    without one (a single run)."""
+    if row.get(f"{prefix}_ci_low") is None:
+        return None
+    mean = row[f"{prefix}_mean"]
+    return [[scale * (mean - row[f"{prefix}_ci_low"])], [scale * (row[f"{prefix}_ci_high"] - mean)]]
+
+
 def plot_table1(results_by_label, rows, path):
-    """The Table 1 sweep as a picture: mAP@0.5 against PANet complexity,
-    one small dot per run and a large marker with error bars (mean +- std
-    over seeds) per model; the baseline's mean complexity, which is the
-    hinge cap, as a dotted line.
+    """The Table 1 sweep as a picture, error bars = 95% confidence intervals.
+
+    Left: mAP@0.5 against PANet complexity, one small dot per run and a
+    large marker per model at its means, with error bars spanning the 95%
+    Student-t interval of each mean over seeds (none for a single run);
+    the baseline's mean complexity, which is the hinge cap, as a dotted
+    line. Right (when some model has paired runs): each Resolution model's
+    paired difference of mAP@0.5 from the baseline, one small dot per seed
+    and the mean with its 95% interval; zero as a dashed line.
 
     Args:
         results_by_label: dict of model label -> list of run results
             (dicts with `map50` and `panet_complexity`).
-        rows: `training.detection.table1.summarise(results_by_label)`: each model's
-            mean and spread.
+        rows: `training.detection.table1.summarise(results_by_label)`: each
+            model's means, intervals and paired differences.
         path: PNG path.
     """
-    figure, axis = plt.subplots(figsize=(6.5, 4.5))
+    paired = [row for row in rows if row.get("map50_diff_mean") is not None]
+    figure, axes = plt.subplots(1, 2 if paired else 1, figsize=(11.5 if paired else 6.5, 4.5),
+                                squeeze=False)
+    axis = axes[0][0]
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for index, row in enumerate(rows):
-        colour = colours[index % len(colours)]
+    colour_of = {row["model"]: colours[i % len(colours)] for i, row in enumerate(rows)}
+    for row in rows:
+        colour = colour_of[row["model"]]
         results = results_by_label[row["model"]]
         axis.scatter([r["panet_complexity"] for r in results],
                      [100 * r["map50"] for r in results], s=14, color=colour, alpha=0.5)
         axis.errorbar(row["panet_complexity_mean"], 100 * row["map50_mean"],
-                      xerr=row["panet_complexity_std"], yerr=100 * row["map50_std"],
+                      xerr=_half_widths(row, "panet_complexity"),
+                      yerr=_half_widths(row, "map50", 100),
                       fmt="o", markersize=8, capsize=3, color=colour,
                       label=f"{row['model']} (n={row['runs']})")
         if row["model"] == "baseline":
             axis.axvline(row["panet_complexity_mean"], color=colour, linestyle=":", alpha=0.6)
     axis.set_xlabel("PANet complexity (baseline = cap, dotted)")
     axis.set_ylabel("mAP@0.5 (%)")
-    axis.set_title("Table 1 sweep: accuracy against PANet complexity")
+    axis.set_title("Table 1 sweep: mean and 95% CI over seeds")
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=8, title="error bars: 95% CI", title_fontsize=8)
+    if paired:
+        axis = axes[0][1]
+        for position, row in enumerate(paired):
+            colour = colour_of[row["model"]]
+            axis.scatter([position] * len(row["map50_diffs"]),
+                         [100 * d for d in row["map50_diffs"]], s=14, color=colour, alpha=0.5)
+            axis.errorbar(position, 100 * row["map50_diff_mean"],
+                          yerr=_half_widths(row, "map50_diff", 100), fmt="o", markersize=8,
+                          capsize=4, color=colour)
+        axis.axhline(0.0, color="black", linestyle="--", linewidth=1)
+        axis.set_xticks(range(len(paired)))
+        axis.set_xticklabels([f"{row['model']}\n({row['pairs']} seeds)" for row in paired],
+                             fontsize=8)
+        axis.set_xlim(-0.6, len(paired) - 0.4)
+        axis.set_ylabel("mAP@0.5 - baseline, same seed (points)")
+        axis.set_title("Paired difference from the baseline, 95% CI")
+        axis.grid(alpha=0.3, axis="y")
     _save(figure, path)
 
 

@@ -1,12 +1,27 @@
 """The paper's Table 1 sweep: baseline and resolution models under a PANet
-complexity cap with several hinge weights, over seeds, as one table."""
+complexity cap with several hinge weights, over seeds, as one table.
+
+Every (model, seed) is a detection run of its own, `SWEEP_DIR/<model>_seed<N>/`.
+The table reports, per model, the mean, sample std and 95% Student-t
+interval over seeds of mAP@0.5 and of PANet complexity, and for each
+Resolution model the paired difference of mAP@0.5 from the baseline over
+the seeds both ran, with its 95% interval (`training.common.statistics`):
+
+    SWEEP_DIR/
+        sweep.json      the sweep's settings
+        table1.txt      the table (as printed), then how to read it
+        table1.json     the table's rows (every statistic) and every run's results
+        table1.png      mAP@0.5 against complexity and the paired differences,
+                        error bars = 95% confidence intervals
+"""
 
 import dataclasses
 import pathlib
 
-import numpy as np
-
 from training.common.run_directory import RunDirectory
+from training.common.statistics import format_estimate
+from training.common.statistics import paired_difference
+from training.common.statistics import summarize
 from training.common.tables import format_table
 from training.common.run_directory import atomic_write_json
 from training.common.run_directory import atomic_write_text
@@ -36,74 +51,152 @@ def run_name(label, seed):
 
 
 BAND_KEYS = ("ap50_small", "ap50_medium", "ap50_large")
+BASELINE = "baseline"
+ESTIMATE_KEYS = ("mean", "std", "ci_low", "ci_high")
+STATISTICS_NOTE = (
+    "mean +- sample std (n-1) over seeds; 95% CI: two-sided Student-t interval of the "
+    "mean (none for one run); mAP@0.5 - baseline: mean paired difference in points over "
+    "the seeds both models ran ('pairs'), with its 95% t interval."
+)
 
 
-def _mean_and_spread(values):
-    values = np.asarray(values, float)
-    spread = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-    return float(values.mean()), spread
+def _estimate_columns(prefix, estimate):
+    """`summarize` results as flat row keys: `<prefix>_mean`, `_std`, `_ci_low`, `_ci_high`."""
+    return {f"{prefix}_{key}": estimate[key] for key in ESTIMATE_KEYS}
 
 
-def summarise(results_by_label):
-    """Mean and spread (sample std, n-1; 0 for one run) of each label's
-    mAP@0.5 and PANet complexity, and the mean AP of each size band where
-    the results have them (the embedded data does)."""
+def _estimate_of(row, prefix):
+    """The flat keys of `_estimate_columns` back as a dict (None if absent)."""
+    if row.get(f"{prefix}_mean") is None:
+        return None
+    return {key: row.get(f"{prefix}_{key}") for key in ESTIMATE_KEYS}
+
+
+def _by_seed(label, results):
+    """`{seed: result}` of one model's runs; {} if the results carry no seeds."""
+    seeds = [result.get("seed") for result in results]
+    if None in seeds:
+        return {}
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"{label}: two runs with the same seed ({seeds}).")
+    return dict(zip(seeds, results))
+
+
+def summarise(results_by_label, baseline=BASELINE):
+    """Each model's statistics over its seeds, and its paired difference
+    from the baseline.
+
+    Args:
+        results_by_label: dict of model label -> list of run results (dicts
+            with `map50`, `panet_complexity`, `trainable_params`, `seed`
+            and, on the embedded data, `ap50_small/medium/large`).
+        baseline: Label of the model the others are compared with.
+
+    Returns:
+        One row (dict) per label, in order: `runs`; mean, sample std
+        (n-1; 0 for one run) and 95% Student-t interval of mAP@0.5
+        (`map50_mean`, `map50_std`, `map50_ci_low`, `map50_ci_high`; the
+        interval is None for one run) and of PANet complexity
+        (`panet_complexity_*`); `trainable_params`; the mean AP of each
+        size band where every run has it (`ap50_small_mean`, ...). Rows of
+        models other than the baseline add the paired difference of
+        mAP@0.5 from the baseline over the seeds both ran:
+        `map50_diff_mean`, `_std`, `_ci_low`, `_ci_high`, the `pairs`
+        count, `paired_seeds` and the per-seed `map50_diffs`.
+    """
+    reference = _by_seed(baseline, results_by_label.get(baseline, []))
     rows = []
     for label, results in results_by_label.items():
-        map_mean, map_std = _mean_and_spread([r["map50"] for r in results])
-        complexity_mean, complexity_std = _mean_and_spread(
-            [r["panet_complexity"] for r in results])
         row = {
             "model": label,
             "runs": len(results),
-            "map50_mean": map_mean,
-            "map50_std": map_std,
-            "panet_complexity_mean": complexity_mean,
-            "panet_complexity_std": complexity_std,
+            **_estimate_columns("map50", summarize([r["map50"] for r in results])),
+            **_estimate_columns("panet_complexity",
+                                summarize([r["panet_complexity"] for r in results])),
             "trainable_params": int(results[0]["trainable_params"]),
         }
         for key in BAND_KEYS:
             if all(r.get(key) is not None for r in results):
-                row[key + "_mean"] = _mean_and_spread([r[key] for r in results])[0]
+                row[key + "_mean"] = summarize([r[key] for r in results])["mean"]
+        runs = _by_seed(label, results)
+        shared = sorted(set(runs) & set(reference))
+        if label != baseline and shared:
+            difference = paired_difference([runs[seed]["map50"] for seed in shared],
+                                           [reference[seed]["map50"] for seed in shared])
+            row.update(_estimate_columns("map50_diff", difference), pairs=len(shared),
+                       paired_seeds=shared, map50_diffs=difference["differences"])
         rows.append(row)
     return rows
 
 
+def _interval_text(estimate, scale, spec):
+    if estimate is None or estimate["ci_low"] is None:
+        return "-"
+    return f"[{scale * estimate['ci_low']:{spec}}, {scale * estimate['ci_high']:{spec}}]"
+
+
 def format_table1(rows):
-    """Rows in the paper's Table 1 layout: model, mAP@0.5, PANet complexity,
-    trainable parameters (mean +- std over seeds), then the mean AP@0.5 of
-    the small, medium and large objects where known.
+    """Rows in the paper's Table 1 layout, with the statistics over seeds:
+    model, runs, mAP@0.5 (mean +- std, then its 95% interval), PANet
+    complexity (likewise), trainable parameters, then, where some model has
+    one, the paired difference of mAP@0.5 from the baseline in points with
+    its 95% interval and the number of pairs, then the mean AP@0.5 of the
+    small, medium and large objects where known. See `STATISTICS_NOTE`.
 
     Example:
 
-    >>> print(format_table1([{"model": "baseline", "runs": 1, "map50_mean": 0.5,
-    ...     "map50_std": 0.0, "panet_complexity_mean": 2875.0,
-    ...     "panet_complexity_std": 0.0, "trainable_params": 3422175}]))
-    Model     runs  mAP@0.5       PANet complexity  Trainable params
-    --------  ----  ------------  ----------------  ----------------
-    baseline  1     50.0% +- 0.0  2,875 +- 0        3,422,175
+    >>> print(format_table1(summarise({
+    ...     "baseline": [{"map50": 0.4, "panet_complexity": 2875.0,
+    ...                   "trainable_params": 3422175, "seed": 0},
+    ...                  {"map50": 0.6, "panet_complexity": 2875.0,
+    ...                   "trainable_params": 3422175, "seed": 1}]})))
+    Model     runs  mAP@0.5        mAP@0.5 95% CI  PANet complexity  complexity 95% CI  Trainable params
+    --------  ----  -------------  --------------  ----------------  -----------------  ----------------
+    baseline  2     50.0% +- 14.1  [-77.1, 177.1]  2,875 +- 0        [2,875, 2,875]     3,422,175
     """
     bands = [key for key in BAND_KEYS if all(key + "_mean" in row for row in rows)]
+    paired = any("map50_diff_mean" in row for row in rows)
     cells = []
     for row in rows:
         cell = {
             "Model": row["model"],
             "runs": row["runs"],
             "mAP@0.5": f"{100 * row['map50_mean']:.1f}% +- {100 * row['map50_std']:.1f}",
+            "mAP@0.5 95% CI": _interval_text(_estimate_of(row, "map50"), 100, ".1f"),
             "PANet complexity": f"{row['panet_complexity_mean']:,.0f} +- "
                                 f"{row['panet_complexity_std']:,.0f}",
+            "complexity 95% CI": _interval_text(_estimate_of(row, "panet_complexity"), 1,
+                                                ",.0f"),
             "Trainable params": f"{row['trainable_params']:,}",
+            "mAP@0.5 - baseline [95% CI]": format_estimate(
+                _estimate_of(row, "map50_diff"), scale=100, signed=True),
+            "pairs": row.get("pairs"),
         }
         for key in bands:
             cell[key.replace("ap50_", "AP ")] = f"{100 * row[key + '_mean']:.1f}%"
         cells.append(cell)
-    columns = ["Model", "runs", "mAP@0.5", "PANet complexity", "Trainable params"]
+    columns = ["Model", "runs", "mAP@0.5", "mAP@0.5 95% CI", "PANet complexity",
+               "complexity 95% CI", "Trainable params"]
+    if paired:
+        columns += ["mAP@0.5 - baseline [95% CI]", "pairs"]
     return format_table(cells, columns + [key.replace("ap50_", "AP ") for key in bands])
 
 
 def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1):
     """Trains every run of the sweep (reusing finished runs and resuming an
-    interrupted one), then prints and saves the table and its plot."""
+    interrupted one), then prints and saves the table and its plot.
+
+    Args:
+        base_config: `DetectionConfig` shared by every run (model,
+            hinge weight and seed are set per run).
+        seeds: Seeds; every model runs once per seed.
+        hinge_weights: lambda of each Resolution model.
+        sweep_dir: Directory of the sweep (see the module docstring).
+        verbose: Progress of each run (1) or silence (0).
+
+    Returns:
+        The rows of `summarise` (also in `table1.json`).
+    """
     from training.detection.job import train_detection
     from training.detection.plots import plot_table1
 
@@ -115,11 +208,13 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1):
         run_dir = sweep_dir / run_name(label, config.seed)
         results = train_detection(config, run_dir, resume=RunDirectory(run_dir).holds_run(),
                                   verbose=verbose)
+        results = {**results, "seed": config.seed}  # pairs runs with the baseline's
         results_by_label.setdefault(label, []).append(results)
     rows = summarise(results_by_label)
-    table = format_table1(rows)
-    print("\n" + table)
-    atomic_write_text(sweep_dir / "table1.txt", table + "\n")
-    atomic_write_json(sweep_dir / "table1.json", {"rows": rows, "runs": results_by_label})
+    text = format_table1(rows) + "\n\n" + STATISTICS_NOTE
+    print("\n" + text)
+    atomic_write_text(sweep_dir / "table1.txt", text + "\n")
+    atomic_write_json(sweep_dir / "table1.json", {
+        "rows": rows, "runs": results_by_label, "statistics": STATISTICS_NOTE})
     plot_table1(results_by_label, rows, sweep_dir / "table1.png")
     return rows
