@@ -90,8 +90,18 @@ def test_bad_input_is_refused():
 
 def test_cell_text_shows_the_interval_when_there_is_one():
     assert statistics.format_estimate(summarize([0.4, 0.6]), scale=100) == "50.0 [-77.1, 177.1]"
-    assert statistics.format_estimate(paired_difference([0.5], [0.25]), 100, signed=True) == "+25.0"
+    assert statistics.format_estimate(paired_difference([0.5], [0.25]), 100, "+.1f") == "+25.0"
     assert statistics.format_estimate(None) == "-"
+    assert statistics.format_interval(summarize([2800.0, 2900.0]), spec=",.0f") == "[2,215, 3,485]"
+    assert statistics.format_interval(summarize([0.5])) == "-"
+
+
+def test_estimates_go_to_flat_row_columns_and_back():
+    row = statistics.estimate_columns("acc", summarize([1.0, 2.0, 3.0]))
+    assert sorted(row) == ["acc_ci_high", "acc_ci_low", "acc_mean", "acc_std"]
+    back = statistics.estimate_from_columns(row, "acc")
+    assert back["mean"] == 2.0 and back["ci_low"] == row["acc_ci_low"]
+    assert statistics.estimate_from_columns(row, "other") is None
 
 
 def test_t_quantile_and_intervals_match_scipy():

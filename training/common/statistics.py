@@ -200,7 +200,48 @@ def paired_difference(a, b, confidence=CONFIDENCE):
     return {**summarize(differences, confidence), "differences": differences}
 
 
-def format_estimate(summary, scale=1.0, digits=1, signed=False):
+ESTIMATE_KEYS = ("mean", "std", "ci_low", "ci_high")
+
+
+def estimate_columns(prefix, summary):
+    """A `summarize` result as flat table-row keys.
+
+    Example:
+
+    >>> estimate_columns("map50", summarize([0.5]))
+    {'map50_mean': 0.5, 'map50_std': 0.0, 'map50_ci_low': None, 'map50_ci_high': None}
+    """
+    return {f"{prefix}_{key}": summary[key] for key in ESTIMATE_KEYS}
+
+
+def estimate_from_columns(row, prefix):
+    """The keys of `estimate_columns` read back from a row as a dict (None
+    when the row has no `<prefix>_mean`)."""
+    if row.get(f"{prefix}_mean") is None:
+        return None
+    return {key: row.get(f"{prefix}_{key}") for key in ESTIMATE_KEYS}
+
+
+def format_interval(summary, scale=1.0, spec=".1f"):
+    """A table cell for the interval of a `summarize` result: `[low, high]`,
+    or "-" without one (one run, or `summary` None).
+
+    Args:
+        summary: A dict with `ci_low` and `ci_high` (or None).
+        scale: Factor applied to both ends (100 for percentages).
+        spec: Format spec of each number (`",.0f"`, `"+.1f"`, ...).
+
+    Example:
+
+    >>> format_interval(summarize([0.4, 0.6]), scale=100)
+    '[-77.1, 177.1]'
+    """
+    if summary is None or summary.get("ci_low") is None:
+        return "-"
+    return f"[{scale * summary['ci_low']:{spec}}, {scale * summary['ci_high']:{spec}}]"
+
+
+def format_estimate(summary, scale=1.0, spec=".1f"):
     """A table cell for a `summarize` result: `mean [low, high]`, or the
     mean alone when there is no interval (one run).
 
@@ -208,21 +249,18 @@ def format_estimate(summary, scale=1.0, digits=1, signed=False):
         summary: A dict of `summarize` or `paired_difference` (or None,
             shown as "-").
         scale: Factor applied to every number (100 for percentages).
-        digits: Decimals shown.
-        signed: Show a + sign on positive numbers (differences).
+        spec: Format spec of each number (`"+.1f"` signs differences).
 
     Example:
 
     >>> format_estimate(summarize([0.4, 0.6]), scale=100)
     '50.0 [-77.1, 177.1]'
-    >>> format_estimate(summarize([0.25]), scale=100, signed=True)
+    >>> format_estimate(summarize([0.25]), scale=100, spec="+.1f")
     '+25.0'
     """
     if summary is None:
         return "-"
-    spec = f"{'+' if signed else ''},.{digits}f"
-    text = format(scale * summary["mean"], spec)
+    mean = f"{scale * summary['mean']:{spec}}"
     if summary.get("ci_low") is None:
-        return text
-    low, high = (format(scale * summary[key], spec) for key in ("ci_low", "ci_high"))
-    return f"{text} [{low}, {high}]"
+        return mean
+    return f"{mean} {format_interval(summary, scale, spec)}"

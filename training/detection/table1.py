@@ -19,7 +19,10 @@ import dataclasses
 import pathlib
 
 from training.common.run_directory import RunDirectory
+from training.common.statistics import estimate_columns
+from training.common.statistics import estimate_from_columns
 from training.common.statistics import format_estimate
+from training.common.statistics import format_interval
 from training.common.statistics import paired_difference
 from training.common.statistics import summarize
 from training.common.tables import format_table
@@ -52,24 +55,11 @@ def run_name(label, seed):
 
 BAND_KEYS = ("ap50_small", "ap50_medium", "ap50_large")
 BASELINE = "baseline"
-ESTIMATE_KEYS = ("mean", "std", "ci_low", "ci_high")
 STATISTICS_NOTE = (
     "mean +- sample std (n-1) over seeds; 95% CI: two-sided Student-t interval of the "
     "mean (none for one run); mAP@0.5 - baseline: mean paired difference in points over "
     "the seeds both models ran ('pairs'), with its 95% t interval."
 )
-
-
-def _estimate_columns(prefix, estimate):
-    """`summarize` results as flat row keys: `<prefix>_mean`, `_std`, `_ci_low`, `_ci_high`."""
-    return {f"{prefix}_{key}": estimate[key] for key in ESTIMATE_KEYS}
-
-
-def _estimate_of(row, prefix):
-    """The flat keys of `_estimate_columns` back as a dict (None if absent)."""
-    if row.get(f"{prefix}_mean") is None:
-        return None
-    return {key: row.get(f"{prefix}_{key}") for key in ESTIMATE_KEYS}
 
 
 def _by_seed(label, results):
@@ -110,9 +100,9 @@ def summarise(results_by_label, baseline=BASELINE):
         row = {
             "model": label,
             "runs": len(results),
-            **_estimate_columns("map50", summarize([r["map50"] for r in results])),
-            **_estimate_columns("panet_complexity",
-                                summarize([r["panet_complexity"] for r in results])),
+            **estimate_columns("map50", summarize([r["map50"] for r in results])),
+            **estimate_columns("panet_complexity",
+                               summarize([r["panet_complexity"] for r in results])),
             "trainable_params": int(results[0]["trainable_params"]),
         }
         for key in BAND_KEYS:
@@ -123,16 +113,10 @@ def summarise(results_by_label, baseline=BASELINE):
         if label != baseline and shared:
             difference = paired_difference([runs[seed]["map50"] for seed in shared],
                                            [reference[seed]["map50"] for seed in shared])
-            row.update(_estimate_columns("map50_diff", difference), pairs=len(shared),
+            row.update(estimate_columns("map50_diff", difference), pairs=len(shared),
                        paired_seeds=shared, map50_diffs=difference["differences"])
         rows.append(row)
     return rows
-
-
-def _interval_text(estimate, scale, spec):
-    if estimate is None or estimate["ci_low"] is None:
-        return "-"
-    return f"[{scale * estimate['ci_low']:{spec}}, {scale * estimate['ci_high']:{spec}}]"
 
 
 def format_table1(rows):
@@ -162,14 +146,14 @@ def format_table1(rows):
             "Model": row["model"],
             "runs": row["runs"],
             "mAP@0.5": f"{100 * row['map50_mean']:.1f}% +- {100 * row['map50_std']:.1f}",
-            "mAP@0.5 95% CI": _interval_text(_estimate_of(row, "map50"), 100, ".1f"),
+            "mAP@0.5 95% CI": format_interval(estimate_from_columns(row, "map50"), 100),
             "PANet complexity": f"{row['panet_complexity_mean']:,.0f} +- "
                                 f"{row['panet_complexity_std']:,.0f}",
-            "complexity 95% CI": _interval_text(_estimate_of(row, "panet_complexity"), 1,
-                                                ",.0f"),
+            "complexity 95% CI": format_interval(estimate_from_columns(row, "panet_complexity"),
+                                                 spec=",.0f"),
             "Trainable params": f"{row['trainable_params']:,}",
             "mAP@0.5 - baseline [95% CI]": format_estimate(
-                _estimate_of(row, "map50_diff"), scale=100, signed=True),
+                estimate_from_columns(row, "map50_diff"), scale=100, spec="+.1f"),
             "pairs": row.get("pairs"),
         }
         for key in bands:
