@@ -5,7 +5,7 @@
     python -m training evaluate runs/detection
     python -m training classify --data embedded-radio --target-budget 0.25
     python -m training sweep table1 --data embedded --seeds 0 1 2
-    python -m training sweep figure3
+    python -m training sweep figure3 --seeds 0 1 2
 
 Errors are one line on stderr and exit code 2 (`--debug` shows the
 traceback). A new run never writes into a directory that holds a run: by
@@ -187,6 +187,11 @@ def build_parser():
     figure3.add_argument("--transforms", nargs="+", default=["dct", "dft"],
                          choices=("dct", "dft"), help="Resolution transforms to compare")
     _add_classification_options(figure3)
+    # --seeds replaces the single --seed of one run, which stays as its alias.
+    statistics = figure3.add_argument_group("statistics over seeds", conflict_handler="resolve")
+    statistics.add_argument("--seeds", "--seed", dest="seeds", type=int, nargs="+", default=[0],
+                            help="one run of every model per seed; the summary gives mean, std "
+                                 "and 95%% confidence intervals over them")
     figure3.add_argument("--sweep-dir", default="runs/figure3",
                          help="the same command again continues the sweep there")
     return parser
@@ -277,8 +282,9 @@ def _sweep(args, verbose):
     from training.classification.figure3 import run_figure3
 
     specs = [spec.strip() for spec in args.data.split(",") if spec.strip()]
+    options = {name: getattr(args, name) for name in CLASSIFICATION_OPTIONS if name != "seed"}
     return run_figure3(specs, args.sweep_dir, targets=args.targets, transforms=args.transforms,
-                       verbose=verbose, **_classification_options(args))
+                       seeds=args.seeds, verbose=verbose, **options)
 
 
 COMMANDS = {"train": _train, "evaluate": _evaluate, "classify": _classify, "sweep": _sweep}

@@ -83,7 +83,20 @@ def test_figure3_sweep_writes_table_and_plot_and_continues(tmp_path, capsys):
     # baseline does not resize), trained once.
     assert [(r["transform"], r["target_budget"]) for r in rows] == [("fixed", None), ("dct", 1.0)]
     assert rows[0]["complexity_fraction"] == 1.0 and rows[1]["base_budget"] == "True"
+    assert [r["seed"] for r in rows] == [0, 0]
     assert (sweep_dir / "plots" / "figure3.png").stat().st_size > 10_000
+    # One seed: means without intervals, and the paired difference of the one pair.
+    summary = read_csv(sweep_dir / "summary.csv")
+    assert [(s["transform"], s["runs"]) for s in summary] == [("fixed", 1), ("dct", 1)]
+    assert summary[0]["test_accuracy_mean"] == pytest.approx(rows[0]["test_accuracy"])
+    assert summary[0]["test_accuracy_ci_low"] is None and summary[0]["accuracy_diff_mean"] is None
+    assert summary[1]["accuracy_diff_mean"] == pytest.approx(
+        rows[1]["test_accuracy"] - rows[0]["test_accuracy"])
+    assert summary[1]["pairs"] == 1 and summary[1]["accuracy_diff_ci_low"] is None
+    text = (sweep_dir / "summary.txt").read_text()
+    assert text.startswith("data") and "accuracy 95% CI" in text and "Student-t" in text
+    assert sorted(p.name for p in (sweep_dir / "embedded-radio").iterdir()) == [
+        "dct-p1.0000", "fixed"]  # seed 0 keeps the one-seed layout
     mtime = (sweep_dir / "embedded-radio" / "fixed" / "last.keras").stat().st_mtime_ns
     assert main(argv) == 0  # the same sweep again: everything finished, nothing retrained
     assert (sweep_dir / "embedded-radio" / "fixed" / "last.keras").stat().st_mtime_ns == mtime

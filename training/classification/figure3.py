@@ -1,20 +1,37 @@
 """The paper's Figure 3 sweep: fixed, DCT and DFT models across budgets.
 
-For every dataset, `run_figure3(...)` trains the fixed baseline once, then
-DCT and DFT Resolution models at each target p* of `targets` plus
-p* = C_base / C_full (the baseline's own budget; 1.0 for the 1D CNN, whose
-baseline does not resize). Every model is a classification run of its own
-under the sweep directory:
+For every dataset and every seed, `run_figure3(...)` trains the fixed
+baseline, then DCT and DFT Resolution models at each target p* of
+`targets` plus p* = C_base / C_full (the baseline's own budget; 1.0 for the
+1D CNN, whose baseline does not resize). Every (model, seed) is a
+classification run of its own under the sweep directory:
 
     SWEEP_DIR/
-        sweep.json             the sweep's settings
-        results.csv            one row per finished run (the table below)
-        plots/figure3.png      accuracy against realised complexity
-        <data>/fixed/          one run directory per model
+        sweep.json               the sweep's settings
+        results.csv              one row per finished run (model and seed)
+        summary.csv              one row per (data, transform, p*): statistics over seeds
+        summary.txt              the same as a table (as printed), then how to read it
+        plots/figure3.png        accuracy against realised complexity, and the
+                                 paired differences from the fixed baseline;
+                                 error bars = 95% confidence intervals
+        <data>/fixed/            seed 0: one run directory per model
         <data>/dct-p0.1000/ ...
+        <data>/fixed-seed1/      other seeds: the same names, suffixed -seed<N>
+        <data>/dct-p0.1000-seed1/ ...
 
-`results.csv` and the plot are rewritten after every run, so an
-interrupted sweep keeps what it finished; the same command again reuses
+Seed 0 keeps the directory names of the one-seed sweep, and a sweep of seed
+0 alone keeps its `sweep.json` too, so one-seed sweeps from before
+`--seeds` continue.
+
+The summary gives, for each (data, transform, p*), the mean, sample std
+(n-1) and two-sided 95% Student-t interval over seeds of the test accuracy
+and of the realised complexity C / C_full, and for each Resolution model the
+paired difference of test accuracy from the fixed baseline of the same
+seed, with its 95% interval (`training.common.statistics`). One seed gives
+means without intervals.
+
+`results.csv`, the summary and the plot are rewritten after every run, so
+an interrupted sweep keeps what it finished; the same command again reuses
 the finished runs and resumes the interrupted one from its last checkpoint
 (`training.common.run_directory.claim_sweep`).
 """
@@ -31,12 +48,19 @@ from training.common.tables import format_table
 from training.classification.job import run_classification
 from training.common.run_directory import RunDirectory
 from training.common.run_directory import atomic_write_csv
+from training.common.run_directory import atomic_write_text
 from training.common.run_directory import claim_sweep
+from training.common.statistics import estimate_columns
+from training.common.statistics import estimate_from_columns
+from training.common.statistics import format_estimate
+from training.common.statistics import format_interval
+from training.common.statistics import paired_difference
+from training.common.statistics import summarize
 
 FIGURE3_TARGETS = (0.1, 0.25, 0.5, 1.0)
 FIGURE3_TRANSFORMS = ("dct", "dft")
 TABLE_COLUMNS = (
-    "data", "transform", "target_budget", "complexity_fraction",
+    "data", "transform", "target_budget", "seed", "complexity_fraction",
     "size_complexity_fraction", "relative_error", "test_accuracy",
     "train_seconds",
 )  # fmt: skip
@@ -59,12 +83,161 @@ def sweep_plan(c_base, c_full, targets=FIGURE3_TARGETS, transforms=FIGURE3_TRANS
     return [("fixed", None)] + [(t, p) for t in transforms for p in budgets]
 
 
-def run_name(transform, target):
-    return "fixed" if target is None else f"{transform}-p{target:.4f}"
+def run_name(transform, target, seed=0):
+    """Directory name of one run inside its dataset's directory.
+
+    Example:
+
+    >>> run_name("fixed", None), run_name("dct", 0.25), run_name("dft", 0.1, seed=2)
+    ('fixed', 'dct-p0.2500', 'dft-p0.1000-seed2')
+    """
+    name = "fixed" if target is None else f"{transform}-p{target:.4f}"
+    return name if seed == 0 else f"{name}-seed{seed}"
 
 
-def _row(results, run_dir, is_base_budget):
+def check_seeds(seeds):
+    """The seeds of a sweep as a list: at least one, each once.
+
+    Example:
+
+    >>> check_seeds((0, 1, 2))
+    [0, 1, 2]
+    """
+    seeds = [int(seed) for seed in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds: give each seed once, at least one; got {seeds}.")
+    if min(seeds) < 0:
+        raise ValueError(f"--seeds must be integers >= 0, got {seeds}.")
+    return seeds
+
+
+STATISTICS_NOTE = (
+    "mean +- sample std (n-1) over seeds; 95% CI: two-sided Student-t interval of the mean "
+    "(none for one run); accuracy - fixed: mean paired difference in points from the fixed "
+    "baseline of the same seed ('pairs' seeds), with its 95% t interval."
+)
+SUMMARY_COLUMNS = (
+    "data", "transform", "p*", "runs", "accuracy % (mean +- std)", "accuracy 95% CI",
+    "C/C_full %", "C/C_full 95% CI", "accuracy - fixed [95% CI]", "pairs",
+)  # fmt: skip
+
+
+def summarise(rows):
+    """Statistics over seeds of each (data, transform, p*) of the sweep.
+
+    Args:
+        rows: Run rows (as in `results.csv`) with `data`, `transform`,
+            `target_budget`, `seed`, `test_accuracy`, `complexity_fraction`
+            and `base_budget`.
+
+    Returns:
+        One dict per (data, transform, p*), in order of first appearance:
+        `data`, `transform`, `target_budget`, `base_budget`, `runs`,
+        `seeds` (space-separated), then mean, sample std (n-1; 0 for one
+        run) and 95% Student-t interval (None for one run) of the test
+        accuracy (`test_accuracy_mean`, `_std`, `_ci_low`, `_ci_high`) and of
+        the realised complexity C / C_full (`complexity_fraction_*`). A
+        Resolution model whose seeds share runs with the fixed baseline of
+        its dataset adds the paired difference of test accuracy,
+        `accuracy_diff_mean`, `_std`, `_ci_low`, `_ci_high`, and `pairs`.
+
+    Example:
+
+    >>> runs = [dict(data="d", transform=t, target_budget=p, seed=s, test_accuracy=a,
+    ...              complexity_fraction=c, base_budget=False)
+    ...         for t, p, s, a, c in [("fixed", None, 0, 0.50, 1.0), ("fixed", None, 1, 0.60, 1.0),
+    ...                               ("dct", 0.5, 0, 0.55, 0.5), ("dct", 0.5, 1, 0.67, 0.5)]]
+    >>> dct = summarise(runs)[1]
+    >>> dct["runs"], round(dct["test_accuracy_mean"], 4), round(dct["accuracy_diff_mean"], 4)
+    (2, 0.61, 0.06)
+    """
+    groups = {}
+    for row in rows:
+        key = (row["data"], row["transform"], row["target_budget"])
+        groups.setdefault(key, []).append(row)
+    summary = []
+    for (data, transform, target), runs in groups.items():
+        by_seed = _by_seed(runs)
+        entry = {
+            "data": data,
+            "transform": transform,
+            "target_budget": target,
+            "base_budget": any(str(run.get("base_budget")) == "True" for run in runs),
+            "runs": len(runs),
+            "seeds": " ".join(str(seed) for seed in by_seed),
+            **estimate_columns("test_accuracy", summarize([r["test_accuracy"] for r in runs])),
+            **estimate_columns("complexity_fraction",
+                               summarize([r["complexity_fraction"] for r in runs])),
+        }
+        fixed = _by_seed(groups.get((data, "fixed", None), []))
+        shared = sorted(set(by_seed) & set(fixed))
+        if transform != "fixed" and shared:
+            difference = paired_difference(
+                [by_seed[seed]["test_accuracy"] for seed in shared],
+                [fixed[seed]["test_accuracy"] for seed in shared],
+            )
+            entry.update(estimate_columns("accuracy_diff", difference), pairs=len(shared))
+        summary.append(entry)
+    return summary
+
+
+def _by_seed(runs):
+    by_seed = {}
+    for run in runs:
+        if run["seed"] in by_seed:
+            raise ValueError(f"{run['data']} {run['transform']} p*={run['target_budget']}: "
+                             f"two runs with seed {run['seed']}.")
+        by_seed[run["seed"]] = run
+    return by_seed
+
+
+def format_summary(summary):
+    """The rows of `summarise` as a text table (accuracy and complexity in %).
+
+    Example:
+
+    >>> print(format_summary([{"data": "embedded-radio", "transform": "fixed",
+    ...     "target_budget": None, "runs": 1, "test_accuracy_mean": 0.4, "test_accuracy_std": 0.0,
+    ...     "complexity_fraction_mean": 1.0, "complexity_fraction_std": 0.0}]))
+    data            transform  p*  runs  accuracy % (mean +- std)  accuracy 95% CI  C/C_full %  C/C_full 95% CI  accuracy - fixed [95% CI]  pairs
+    --------------  ---------  --  ----  ------------------------  ---------------  ----------  ---------------  -------------------------  -----
+    embedded-radio  fixed      -   1     40.0 +- 0.0               -                100.0       -                -                          -
+    """
+    cells = []
+    for entry in summary:
+        accuracy = estimate_from_columns(entry, "test_accuracy")
+        complexity = estimate_from_columns(entry, "complexity_fraction")
+        cells.append({
+            "data": entry["data"],
+            "transform": entry["transform"],
+            "p*": entry["target_budget"],
+            "runs": entry["runs"],
+            "accuracy % (mean +- std)": f"{100 * accuracy['mean']:.1f} +- "
+                                        f"{100 * accuracy['std']:.1f}",
+            "accuracy 95% CI": format_interval(accuracy, 100),
+            "C/C_full %": f"{100 * complexity['mean']:.1f}",
+            "C/C_full 95% CI": format_interval(complexity, 100),
+            "accuracy - fixed [95% CI]": format_estimate(
+                estimate_from_columns(entry, "accuracy_diff"), 100, "+.1f"),
+            "pairs": entry.get("pairs"),
+        })
+    return format_table(cells, SUMMARY_COLUMNS)
+
+
+def _write_outputs(sweep, rows):
+    """results.csv, summary.csv, summary.txt and the plot, from the rows so far."""
+    summary = summarise(rows)
+    text = format_summary(summary) + "\n\n" + STATISTICS_NOTE + "\n"
+    atomic_write_csv(sweep.results_csv, rows)
+    atomic_write_csv(sweep.path / "summary.csv", summary)
+    atomic_write_text(sweep.path / "summary.txt", text)
+    plot_figure3(summary, sweep.plots_dir / "figure3.png", rows)
+    return text
+
+
+def _row(results, run_dir, is_base_budget, seed):
     row = {key: results.get(key) for key in TABLE_COLUMNS}
+    row["seed"] = seed
     row.update(
         complexity=results["complexity"],
         complexity_full=results["complexity_full"],
@@ -82,23 +255,36 @@ def run_figure3(
     sweep_dir,
     targets=FIGURE3_TARGETS,
     transforms=FIGURE3_TRANSFORMS,
+    seeds=(0,),
     verbose=1,
     **options,
 ):
-    """Runs the Figure 3 sweep and writes its table and plot.
+    """Runs the Figure 3 sweep and writes its tables and plot.
 
     Args:
-        data_specs: Dataset specs (one plot panel each).
-        sweep_dir: Directory of the sweep.
+        data_specs: Dataset specs (one plot column each).
+        sweep_dir: Directory of the sweep (see the module docstring).
         targets: Target budgets p* (C_base / C_full is always added).
         transforms: Resolution transforms to compare.
+        seeds: Seeds; every model runs once per seed (weights, data order
+            and, for the real datasets, the validation split).
         verbose: Keras verbosity of each run.
         **options: `ClassifyConfig` options shared by every run (`epochs`,
-            `batch_size`, `seed`, ...); None keeps the dataset's default.
+            `batch_size`, ...; not `seed`); None keeps the dataset's default.
 
     Returns:
-        List of result rows (also in `results.csv`).
+        List of result rows, one per run (also in `results.csv`).
+
+    Example:
+
+    ```python
+    rows = run_figure3(["embedded-radio"], "runs/figure3-radio", seeds=[0, 1, 2])
+    print(format_summary(summarise(rows)))
+    ```
     """
+    if options.pop("seed", None) is not None:
+        raise ValueError("run_figure3 takes seeds=[...], not seed.")
+    seeds = check_seeds(seeds)
     sweep = RunDirectory(sweep_dir)
     settings = {
         "data": list(data_specs),
@@ -106,41 +292,46 @@ def run_figure3(
         "transforms": list(transforms),
         "options": {k: v for k, v in options.items() if v is not None},
     }
+    if seeds != [0]:  # seed 0 alone: the settings of sweeps before --seeds
+        settings["seeds"] = seeds
     claim_sweep(sweep.path, {"sweep": "figure3", **settings})
-    rows = []
+    rows, text = [], ""
     started = time.time()
     for spec in settings["data"]:
         check_data_spec(spec)
-        config = resolve_config(spec, transform="fixed", **settings["options"])
-        data = load_dataset(
-            spec, seed=config.seed, data_dir=config.data_dir, max_examples=config.max_examples
-        )
-        width = {"width": config.width} if config.width else {}
-        c_base, c_full, _ = budget_reference(
-            config.architecture, data.input_shape, data.num_classes,
-            config.complexity_definition, **width,
-        )  # fmt: skip
-        base_budget = round(c_base / c_full, 4)
-        plan = sweep_plan(c_base, c_full, settings["targets"], settings["transforms"])
-        for transform, target in plan:
-            run_dir = pathlib.Path(sweep.path) / data_slug(spec) / run_name(transform, target)
-            config = resolve_config(
-                spec, transform=transform, target_budget=target, **settings["options"]
+        for seed in seeds:
+            config = resolve_config(spec, transform="fixed", seed=seed, **settings["options"])
+            data = load_dataset(
+                spec, seed=seed, data_dir=config.data_dir, max_examples=config.max_examples
             )
-            if verbose:
-                print(f"\n=== {spec}: {run_name(transform, target)} ({run_dir})")
-            results = run_classification(
-                config,
-                run_dir,
-                resume=RunDirectory(run_dir).holds_run(),
-                data=data,
-                verbose=verbose,
-            )
-            rows.append(_row(results, run_dir, target == base_budget))
-            atomic_write_csv(sweep.results_csv, rows)
-            plot_figure3(rows, sweep.plots_dir / "figure3.png")
+            width = {"width": config.width} if config.width else {}
+            c_base, c_full, _ = budget_reference(
+                config.architecture, data.input_shape, data.num_classes,
+                config.complexity_definition, **width,
+            )  # fmt: skip
+            base_budget = round(c_base / c_full, 4)
+            plan = sweep_plan(c_base, c_full, settings["targets"], settings["transforms"])
+            for transform, target in plan:
+                name = run_name(transform, target, seed)
+                run_dir = pathlib.Path(sweep.path) / data_slug(spec) / name
+                config = resolve_config(
+                    spec, transform=transform, target_budget=target, seed=seed,
+                    **settings["options"],
+                )  # fmt: skip
+                if verbose:
+                    print(f"\n=== {spec}: {name} ({run_dir})")
+                results = run_classification(
+                    config,
+                    run_dir,
+                    resume=RunDirectory(run_dir).holds_run(),
+                    data=data,
+                    verbose=verbose,
+                )
+                rows.append(_row(results, run_dir, target == base_budget, seed))
+                text = _write_outputs(sweep, rows)
     if verbose:
         figure = sweep.plots_dir / "figure3.png"
         print(f"\nFigure 3 sweep done in {time.time() - started:.0f} s: {figure}")
         print(format_table(rows, TABLE_COLUMNS))
+        print("\n" + text)
     return rows

@@ -91,33 +91,92 @@ def plot_per_snr(per_snr, path, title=""):
     _save(figure, path)
 
 
-def plot_figure3(rows, path):
-    """The paper's Figure 3: accuracy against realised complexity, per transform.
+def _error_bars(entry, prefix):
+    """(lower, upper) lengths, in %, of an entry's 95% interval; None
+    without one (one seed)."""
+    if entry.get(f"{prefix}_ci_low") is None:
+        return None
+    mean = entry[f"{prefix}_mean"]
+    return [[100 * (mean - entry[f"{prefix}_ci_low"])], [100 * (entry[f"{prefix}_ci_high"] - mean)]]
 
-    One panel per dataset; DCT and DFT as lines over their targets, the
-    fixed baseline as a star at its own complexity.
+
+def plot_figure3(summary, path, rows=()):
+    """The paper's Figure 3 with its statistics, error bars = 95% confidence intervals.
+
+    One column per dataset. Top: test accuracy against realised complexity,
+    DCT and DFT as lines over their budgets and the fixed baseline as a
+    star, each point at the means over seeds with error bars spanning the
+    95% Student-t intervals of both means (none for one seed); every run
+    as a small dot. Bottom (when some model has runs paired with the
+    baseline's): the paired difference of test accuracy from the fixed
+    baseline of the same seed, mean and 95% interval; zero dashed.
 
     Args:
-        rows: Sweep rows with `data`, `transform`, `complexity_fraction`,
-            `test_accuracy`.
+        summary: `training.classification.figure3.summarise(rows)`: per
+            (data, transform, p*), `test_accuracy_*` and
+            `complexity_fraction_*` means and intervals, and
+            `accuracy_diff_*` for the Resolution models.
         path: PNG path.
+        rows: The sweep's run rows (`data`, `transform`,
+            `complexity_fraction`, `test_accuracy`), drawn as dots.
     """
-    datasets = list(dict.fromkeys(row["data"] for row in rows))
+    datasets = list(dict.fromkeys(entry["data"] for entry in summary))
     if not datasets:
         return
-    figure, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4), squeeze=False)
-    for ax, data in zip(axes[0], datasets):
+    paired = any(entry.get("accuracy_diff_mean") is not None for entry in summary)
+    panels = 2 if paired else 1
+    figure, axes = plt.subplots(panels, len(datasets), figsize=(5.5 * len(datasets), 4 * panels),
+                                squeeze=False)
+    for column, data in enumerate(datasets):
+        top = axes[0][column]
         for transform, style in TRANSFORM_STYLES.items():
-            points = sorted(
-                (row["complexity_fraction"] * 100, row["test_accuracy"] * 100)
-                for row in rows
-                if row["data"] == data and row["transform"] == transform
+            entries = sorted(
+                (e for e in summary if e["data"] == data and e["transform"] == transform),
+                key=lambda e: e["complexity_fraction_mean"],
             )
-            if points:
-                ax.plot(*zip(*points), **style)
-        ax.set_xlabel("realised complexity (% of C_full)")
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_title(data)
-        ax.grid(alpha=0.3)
-        ax.legend()
+            if not entries:
+                continue
+            runs = [row for row in rows if row["data"] == data and row["transform"] == transform]
+            top.scatter([100 * row["complexity_fraction"] for row in runs],
+                        [100 * row["test_accuracy"] for row in runs],
+                        s=10, color=style["color"], alpha=0.4)
+            for index, entry in enumerate(entries):
+                top.errorbar(100 * entry["complexity_fraction_mean"],
+                             100 * entry["test_accuracy_mean"],
+                             xerr=_error_bars(entry, "complexity_fraction"),
+                             yerr=_error_bars(entry, "test_accuracy"), capsize=3,
+                             **{**style, "linestyle": "none",
+                                "label": style["label"] if index == 0 else None})
+            if transform != "fixed":
+                top.plot([100 * e["complexity_fraction_mean"] for e in entries],
+                         [100 * e["test_accuracy_mean"] for e in entries], color=style["color"])
+        seeds = max(entry["runs"] for entry in summary if entry["data"] == data)
+        top.set_xlabel("realised complexity (% of C_full)")
+        top.set_ylabel("test accuracy (%)")
+        top.set_title(f"{data}: mean over {seeds} seeds, 95% CI" if seeds > 1
+                      else f"{data}: one seed (no interval)")
+        top.grid(alpha=0.3)
+        top.legend(title="error bars: 95% CI", title_fontsize=8, fontsize=8)
+        if not paired:
+            continue
+        bottom = axes[1][column]
+        for transform, style in TRANSFORM_STYLES.items():
+            entries = sorted((e for e in summary if e["data"] == data
+                              and e["transform"] == transform
+                              and e.get("accuracy_diff_mean") is not None),
+                             key=lambda e: e["complexity_fraction_mean"])
+            for index, entry in enumerate(entries):
+                bottom.errorbar(100 * entry["complexity_fraction_mean"],
+                                100 * entry["accuracy_diff_mean"],
+                                yerr=_error_bars(entry, "accuracy_diff"), capsize=3,
+                                **{**style, "label": style["label"] if index == 0 else None})
+            if entries:
+                bottom.plot([100 * e["complexity_fraction_mean"] for e in entries],
+                            [100 * e["accuracy_diff_mean"] for e in entries], color=style["color"])
+        bottom.axhline(0.0, color="black", linestyle="--", linewidth=1)
+        bottom.set_xlabel("realised complexity (% of C_full)")
+        bottom.set_ylabel("accuracy - fixed, same seed (points)")
+        bottom.set_title(f"{data}: paired difference from fixed, 95% CI")
+        bottom.grid(alpha=0.3)
+        bottom.legend(fontsize=8)
     _save(figure, path)

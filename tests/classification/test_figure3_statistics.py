@@ -1,0 +1,142 @@
+"""Figure 3 over several seeds: run directories per seed, the summary's
+means, t intervals and paired differences from the fixed baseline
+(hand-computed), and the `--seeds` option. Training is replaced by a fake
+that returns fixed accuracies, so nothing is trained."""
+
+import json
+import math
+
+import pytest
+
+from training.classification import figure3
+from training.cli import main
+from training.common.run_directory import RunDirectory
+from training.common.run_directory import read_csv
+
+T975 = {1: 12.706204736, 2: 4.302652730}  # t_{0.975, df}
+
+
+def _run(transform, target, seed, accuracy, fraction):
+    return dict(data="embedded-radio", transform=transform, target_budget=target, seed=seed,
+                test_accuracy=accuracy, complexity_fraction=fraction, base_budget=False)
+
+
+def test_summary_is_mean_std_t_interval_and_paired_difference_per_budget():
+    rows = [
+        _run("fixed", None, 0, 0.40, 1.0), _run("dct", 0.5, 0, 0.45, 0.50),
+        _run("fixed", None, 1, 0.50, 1.0), _run("dct", 0.5, 1, 0.57, 0.52),
+        _run("fixed", None, 2, 0.60, 1.0), _run("dct", 0.5, 2, 0.69, 0.54),
+        _run("dft", 0.5, 2, 0.61, 0.50),
+    ]
+    fixed, dct, dft = figure3.summarise(rows)
+    assert (fixed["transform"], fixed["runs"], fixed["seeds"]) == ("fixed", 3, "0 1 2")
+    assert fixed["test_accuracy_mean"] == pytest.approx(0.5)
+    assert fixed["test_accuracy_std"] == pytest.approx(0.1)
+    half_width = T975[2] * 0.1 / math.sqrt(3)
+    assert (fixed["test_accuracy_ci_low"], fixed["test_accuracy_ci_high"]) == pytest.approx(
+        (0.5 - half_width, 0.5 + half_width))
+    assert fixed["complexity_fraction_ci_low"] == fixed["complexity_fraction_ci_high"] == 1.0
+    assert "accuracy_diff_mean" not in fixed
+    # dct: complexity 0.50, 0.52, 0.54 -> mean 0.52, std 0.02.
+    assert dct["complexity_fraction_mean"] == pytest.approx(0.52)
+    assert dct["complexity_fraction_ci_high"] == pytest.approx(0.52 + T975[2] * 0.02 / math.sqrt(3))
+    # Paired with the fixed run of the same seed: +0.05, +0.07, +0.09.
+    assert dct["pairs"] == 3 and dct["accuracy_diff_mean"] == pytest.approx(0.07)
+    assert dct["accuracy_diff_std"] == pytest.approx(0.02)
+    assert dct["accuracy_diff_ci_low"] == pytest.approx(0.07 - T975[2] * 0.02 / math.sqrt(3))
+    # dft ran seed 2 only: one pair, a difference without an interval.
+    assert dft["runs"] == 1 and dft["test_accuracy_std"] == 0.0
+    assert dft["test_accuracy_ci_low"] is None
+    assert dft["pairs"] == 1 and dft["accuracy_diff_mean"] == pytest.approx(0.01)
+    assert dft["accuracy_diff_ci_low"] is None
+
+    table = figure3.format_summary([fixed, dct, dft])
+    assert "50.0 +- 10.0" in table and "[25.2, 74.8]" in table  # 50 -+ 24.84
+    assert "+7.0 [+2.0, +12.0]" in table  # 7 -+ 4.30 * 2 / sqrt(3) = 4.97
+    assert table.splitlines()[-1].split()[-2:] == ["+1.0", "1"]
+
+
+def test_seeds_are_checked_and_seed_is_not_an_option():
+    assert figure3.check_seeds([2, 0]) == [2, 0]
+    with pytest.raises(ValueError, match="--seeds"):
+        figure3.check_seeds([1, 1])
+    with pytest.raises(ValueError, match="--seeds"):
+        figure3.check_seeds([])
+    with pytest.raises(ValueError, match="seeds="):
+        figure3.run_figure3(["embedded-radio"], "unused", seed=3)
+
+
+def _fake_classification(trained):
+    """A stand-in for `run_classification`: accuracy 0.4 + 0.1 * seed for the
+    fixed model, and 0.05 + 0.02 * seed more for a Resolution model."""
+
+    def run_classification(config, run_dir, resume=False, data=None, verbose=1):
+        run = RunDirectory(run_dir)
+        if resume:
+            return json.loads(run.results_json.read_text())
+        trained.append((config.transform, config.target_budget, config.seed))
+        run.claim({"experiment": "classification", "config": {"seed": config.seed}})
+        gain = 0.0 if config.transform == "fixed" else 0.05 + 0.02 * config.seed
+        fraction = 1.0 if config.transform == "fixed" else config.target_budget
+        results = dict(
+            data=config.data, transform=config.transform, target_budget=config.target_budget,
+            complexity=fraction * 896, complexity_full=896, complexity_base=896,
+            complexity_fraction=fraction, size_complexity_fraction=fraction,
+            relative_error=0.0, test_accuracy=0.4 + 0.1 * config.seed + gain, test_loss=1.0,
+            best_val_accuracy=0.5, train_seconds=1.0,
+        )
+        run.results_json.write_text(json.dumps(results))
+        return results
+
+    return run_classification
+
+
+def test_sweep_over_seeds_writes_one_row_per_run_and_a_summary_per_budget(
+        tmp_path, monkeypatch, capsys):
+    trained = []
+    monkeypatch.setattr(figure3, "run_classification", _fake_classification(trained))
+    sweep_dir = tmp_path / "figure3"
+    common = ["sweep", "figure3", "--data", "embedded-radio", "--targets", "1.0",
+              "--transforms", "dct", "--sweep-dir", str(sweep_dir),
+              "--max-examples", "64", "--epochs", "1", "--batch-size", "32"]  # fmt: skip
+    argv = common + ["--seeds", "0", "1", "2"]
+    assert main(argv + ["--quiet"]) == 0
+    assert trained == [("fixed", None, s) if i % 2 == 0 else ("dct", 1.0, s)
+                       for s in (0, 1, 2) for i in (0, 1)]
+    assert sorted(p.name for p in (sweep_dir / "embedded-radio").iterdir()) == [
+        "dct-p1.0000", "dct-p1.0000-seed1", "dct-p1.0000-seed2",
+        "fixed", "fixed-seed1", "fixed-seed2"]  # fmt: skip
+    rows = read_csv(sweep_dir / "results.csv")
+    assert [(r["transform"], r["seed"]) for r in rows] == [
+        ("fixed", 0), ("dct", 0), ("fixed", 1), ("dct", 1), ("fixed", 2), ("dct", 2)]
+    assert rows[3]["run_dir"].endswith("dct-p1.0000-seed1")
+    summary = read_csv(sweep_dir / "summary.csv")
+    assert [(s["transform"], s["runs"], s["seeds"]) for s in summary] == [
+        ("fixed", 3, "0 1 2"), ("dct", 3, "0 1 2")]
+    assert summary[1]["accuracy_diff_mean"] == pytest.approx(0.07)
+    assert summary[1]["accuracy_diff_ci_high"] == pytest.approx(
+        0.07 + T975[2] * 0.02 / math.sqrt(3))
+    text = (sweep_dir / "summary.txt").read_text()
+    assert "+7.0 [+2.0, +12.0]" in text and "Student-t" in text
+    assert (sweep_dir / "plots" / "figure3.png").stat().st_size > 10_000
+    assert json.loads((sweep_dir / "sweep.json").read_text())["seeds"] == [0, 1, 2]
+
+    assert main(argv) == 0  # again: nothing retrained, the summary printed
+    assert len(trained) == 6
+    assert "+7.0 [+2.0, +12.0]" in capsys.readouterr().out
+    assert main(common + ["--seeds", "0", "1"]) == 2
+    assert "other settings" in capsys.readouterr().err
+
+
+def test_seed_alone_is_a_one_seed_sweep_and_repeated_seeds_are_refused(
+        tmp_path, monkeypatch, capsys):
+    trained = []
+    monkeypatch.setattr(figure3, "run_classification", _fake_classification(trained))
+    argv = ["sweep", "figure3", "--data", "embedded-radio", "--targets", "1.0",
+            "--transforms", "dct", "--max-examples", "64", "--quiet"]  # fmt: skip
+    assert main(argv + ["--seed", "1", "--sweep-dir", str(tmp_path / "a")]) == 0
+    assert trained == [("fixed", None, 1), ("dct", 1.0, 1)]
+    assert (tmp_path / "a" / "embedded-radio" / "fixed-seed1").is_dir()
+    assert main(argv + ["--seeds", "1", "1", "--sweep-dir", str(tmp_path / "b")]) == 2
+    assert "--seeds" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
