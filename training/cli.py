@@ -115,10 +115,11 @@ def _add_classification_options(parser):
         help="learning rate of the Resolution scales over the weights'")
     add("--penalty-weight", type=float, help="lambda (paper: 100; 1000 on the embedded data)")
     add("--taper", type=float, help="taper length (paper: 4)")
-    add("--complexity-definition", choices=("linear", "area"), help="(default: linear)")
+    add("--complexity-definition", choices=("linear", "area"),
+        help="how sizes make complexity (default: linear, the paper's section 5)")
     add("--width", type=int, help="ResNet-18 stage-1 channels")
     add("--seed", type=int, help="seed of the weights and the data order (default: 0)")
-    add("--data-dir", help="tensorflow-datasets directory (CIFAR-100)")
+    add("--data-dir", help="tensorflow-datasets directory of CIFAR-100 (default: tfds' own)")
     add("--max-examples", type=int,
         help="RadioML: a seeded subset of N frames; embedded: N training examples")
     add("--checkpoint-every", type=int, help="also checkpoint every N batches (default: 0, "
