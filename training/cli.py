@@ -133,6 +133,13 @@ CLASSIFICATION_OPTIONS = (
 )  # fmt: skip
 
 
+def _add_run_options(parser, default_names):
+    parser.add_argument("--run-dir", help=f"where the run goes (default: the first free of "
+                                          f"{default_names})")
+    parser.add_argument("--resume", metavar="RUN_DIR",
+                        help="continue the run in RUN_DIR (default: start a new run)")
+
+
 def build_parser():
     """The parser of `python -m training` and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -144,10 +151,7 @@ def build_parser():
 
     train = _parser(commands, "train", "train and evaluate one YOLOv8 detector")
     _add_detection_options(train)
-    train.add_argument("--run-dir", help="where the run goes (default: the first free of "
-                                         "runs/detection, runs/detection2, ...)")
-    train.add_argument("--resume", metavar="RUN_DIR",
-                       help="continue the run in RUN_DIR (default: start a new run)")
+    _add_run_options(train, "runs/detection, runs/detection2, ...")
 
     evaluate = _parser(commands, "evaluate", "evaluate a run's checkpoint again")
     evaluate.add_argument("run_dir", metavar="RUN_DIR", help="a run directory")
@@ -164,10 +168,7 @@ def build_parser():
                           help="Resolution layers' transform, or the fixed baseline")
     classify.add_argument("--target-budget", type=float, help="p* in (0, 1] (default: 0.5)")
     _add_classification_options(classify)
-    classify.add_argument("--run-dir", help="where the run goes (default: the first free "
-                                            "runs/classify-DATA-TRANSFORM-pP)")
-    classify.add_argument("--resume", metavar="RUN_DIR",
-                          help="continue the run in RUN_DIR (default: start a new run)")
+    _add_run_options(classify, "runs/classify-DATA-TRANSFORM-pP, ...2, ...")
 
     sweep = _parser(commands, "sweep", "the paper's Table 1 or Figure 3 sweep")
     sweeps = sweep.add_subparsers(dest="sweep", required=True, metavar="SWEEP")
