@@ -81,7 +81,7 @@ def _finite_number(name, value):
 
 def _validate_budget_args(complexity_definition, complexity_cap, hinge_weight):
     """ValueError naming the argument for a bad budget setting."""
-    check_definition(complexity_definition)
+    check_definition(complexity_definition, "complexity_definition")
     if complexity_cap is not None and not _finite_number(
         "complexity_cap", complexity_cap
     ) > 0:

@@ -28,11 +28,12 @@ def _area(lengths):
 COMPLEXITY_DEFINITIONS = {"linear": _linear, "area": _area}
 
 
-def check_definition(definition):
-    """`definition` if it is registered, else a `ValueError` naming it."""
+def check_definition(definition, argument="definition"):
+    """`definition` if it is registered, else a `ValueError` naming the
+    `argument` it was passed as."""
     if definition not in COMPLEXITY_DEFINITIONS:
         raise ValueError(
-            f"Unknown complexity `definition`: {definition!r}. Expected one of "
+            f"Unknown complexity `{argument}`: {definition!r}. Expected one of "
             f"{tuple(COMPLEXITY_DEFINITIONS)}."
         )
     return definition

@@ -42,15 +42,6 @@ def test_classify_writes_a_complete_run_directory_and_refuses_to_overwrite(tmp_p
     assert "already finished" in capsys.readouterr().out
 
 
-def test_default_run_directory_takes_the_first_free_name(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    argv = ["classify", "--data", "embedded-radio", "--target-budget", "0.5"] + SMALL
-    assert main(argv) == 0 and main(argv) == 0
-    first, second = tmp_path / "runs/classify-embedded-radio-dct-p0.5", None
-    second = tmp_path / "runs/classify-embedded-radio-dct-p0.52"
-    assert (first / "results.json").exists() and (second / "results.json").exists()
-
-
 @pytest.mark.parametrize(
     "argv, message",
     [
