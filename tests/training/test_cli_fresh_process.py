@@ -21,7 +21,7 @@ from training.detection.config import DetectionConfig
 from training.detection.job import train_detection
 
 ENV = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
-TINY = ["--image-size", "32", "--batch-size", "4", "--train-backbone", "--quiet",
+TINY = ["--image-size", "32", "--batch-size", "4", "--train-backbone",
         "--classes", ",".join(GOOD_CLASSES)]  # fmt: skip
 
 
@@ -52,11 +52,27 @@ def voc(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def finished_run(voc, tmp_path_factory):
+def trained(voc, tmp_path_factory):
+    """One epoch of a Resolution YOLOv8 on the defective VOC directory:
+    (run directory, the finished process)."""
     run_dir = tmp_path_factory.mktemp("runs") / "r1"
     done = cli("train", "--data", voc.directory, *TINY, "--epochs", "1", "--run-dir", run_dir)
     assert done.returncode == 0, done.stderr[-3000:]
-    return run_dir
+    return run_dir, done
+
+
+@pytest.fixture(scope="module")
+def finished_run(trained):
+    return trained[0]
+
+
+def test_defects_are_reported_once_and_the_documented_images_kept(voc, trained):
+    _, done = trained
+    expected = f"{len(voc.train_ids)} training images (trainval), {len(voc.eval_ids)} evaluation"
+    assert expected in done.stdout
+    for kind, count in voc.problem_counts.items():
+        assert done.stderr.count(f"{kind}: {count}") == 1, (kind, done.stderr[-3000:])
+    assert "tag_says_png" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_train_then_evaluate_then_resume_a_finished_run(finished_run):
@@ -122,7 +138,7 @@ def test_defective_voc_through_the_cli(tmp_path):
     assert strict.stderr.strip().splitlines()[-1] == f"error: {voc.strict_error}"
 
     unknown = cli("train", "--data", voc.directory, *TINY[:-1], "dog,dog", "--run-dir",
-                  tmp_path / "u")  # fmt: skip
+                  tmp_path / "u")  # fmt: skip (the last of TINY is the class list)
     assert unknown.returncode == 2 and "--classes" in unknown.stderr.splitlines()[-1]
 
 
@@ -153,3 +169,14 @@ def test_classification_train_evaluate_resume_in_fresh_processes(tmp_path, monke
     results = json.loads((tmp_path / "killed" / "results.json").read_text())
     assert results["test_accuracy"] == pytest.approx(reference["test_accuracy"], abs=1e-6)
     assert results["sizes"] == reference["sizes"]
+
+
+@pytest.mark.slow  # two runs of the README main command: about 25 min on 2 cores
+def test_the_readme_main_command_twice_gives_the_same_map(tmp_path):
+    maps = []
+    for name in ("first", "second"):
+        done = cli("train", "--data", "embedded", "--quiet", "--run-dir", tmp_path / name,
+                   timeout=3600)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        maps.append(json.loads((tmp_path / name / "results.json").read_text())["map50"])
+    assert round(maps[0], 4) == round(maps[1], 4) and maps[0] == maps[1]
