@@ -196,7 +196,38 @@ def build_parser():
                                  "and 95%% confidence intervals over them")
     figure3.add_argument("--sweep-dir", default="runs/figure3",
                          help="the same command again continues the sweep there")
+    pretrain = _parser(commands, "pretrain-backbone",
+                       "pretrain a detection backbone on generated crops, once, into the cache")
+    _add_pretraining_options(pretrain)
     return parser
+
+
+def _add_pretraining_options(parser):
+    from training.detection.backbone_pretraining import BackbonePretrainingRecipe
+
+    defaults = BackbonePretrainingRecipe()
+    add = parser.add_argument
+    add("--backbone", default=defaults.backbone, choices=("yolo_v8_xs", "resnet50"),
+        help="KerasCV backbone")
+    add("--crop-size", type=int, default=defaults.crop_size,
+        help="side of the training crops, a multiple of 32")
+    add("--crops-per-class", type=int, default=defaults.crops_per_class,
+        help="training crops of each class")
+    add("--val-crops-per-class", type=int, default=defaults.val_crops_per_class,
+        help="validation crops of each class")
+    add("--object-size-range", type=float, nargs=2, metavar=("LOW", "HIGH"),
+        default=list(defaults.object_size_range), help="object extent in pixels")
+    add("--epochs", type=int, default=defaults.epochs, help="training epochs")
+    add("--batch-size", type=int, default=defaults.batch_size, help="crops per batch")
+    add("--optimizer", choices=("adam", "sgd"), default=defaults.optimizer,
+        help="Adam or SGD (momentum 0.9)")
+    add("--learning-rate", type=float, default=defaults.learning_rate,
+        help="constant learning rate")
+    add("--seed", type=int, default=defaults.seed,
+        help="seed of the crops, the weights and the data order")
+    add("--cache-dir", help="cache root; the files go to its backbones/ "
+                            "(default: $KERAS_RESOLUTION_CACHE or ~/.cache/keras_resolution)")
+    add("--force", action="store_true", help="train again even if the cache holds the recipe")
 
 
 def free_run_dir(stem):
@@ -289,7 +320,22 @@ def _sweep(args, verbose):
                        seeds=args.seeds, verbose=verbose, **options)
 
 
-COMMANDS = {"train": _train, "evaluate": _evaluate, "classify": _classify, "sweep": _sweep}
+def _pretrain_backbone(args, verbose):
+    from training.detection.backbone_pretraining import BackbonePretrainingRecipe
+    from training.detection.backbone_pretraining import ensure_pretrained_backbone
+    from training.detection.backbone_pretraining import read_sidecar
+
+    fields = {field.name for field in dataclasses.fields(BackbonePretrainingRecipe)}
+    recipe = BackbonePretrainingRecipe(**{k: v for k, v in vars(args).items() if k in fields})
+    path = ensure_pretrained_backbone(recipe, args.cache_dir, verbose=verbose, force=args.force)
+    sidecar = read_sidecar(recipe, args.cache_dir)
+    print(f"{path}\nhash {sidecar['hash']}  train accuracy {sidecar['train_accuracy']:.4f}  "
+          f"val accuracy {sidecar['val_accuracy']:.4f}  ({sidecar['train_seconds']:.0f} s)")
+    return path
+
+
+COMMANDS = {"train": _train, "evaluate": _evaluate, "classify": _classify, "sweep": _sweep,
+            "pretrain-backbone": _pretrain_backbone}
 
 
 def main(argv=None):
