@@ -68,12 +68,14 @@ class BackbonePretrainingRecipe:
             (`GENERATOR_VERSION`); a new version gives a new hash.
     """
 
+    # The defaults take about 4.5 minutes on 2 CPU cores (measured: 261 s of
+    # training, validation accuracy 0.74 over five classes, train 0.88).
     backbone: str = "yolo_v8_xs"
     crop_size: int = 64
-    crops_per_class: int = 400
+    crops_per_class: int = 800
     val_crops_per_class: int = 100
     object_size_range: tuple = (8.0, 60.0)
-    epochs: int = 8
+    epochs: int = 12
     batch_size: int = 32
     optimizer: str = "adam"
     learning_rate: float = 2e-3
