@@ -96,10 +96,3 @@ def evaluate_predictions(predictions, records, num_classes, size_bands=None,
         band_predictions, band_truths = restrict_to_size_band(predictions, truths, low, high)
         bands[name] = evaluate_detections(band_predictions, band_truths, num_classes, 0.5, method)
     return evaluation, bands
-
-
-def evaluate_model(model, records, num_classes, image_size, batch_size,
-                   size_bands=None, method="voc07", progress=True):
-    """Predicts on `records` and evaluates (see `evaluate_predictions`)."""
-    predictions = predict_detections(model, records, image_size, batch_size, progress)
-    return evaluate_predictions(predictions, records, num_classes, size_bands, method)
