@@ -162,22 +162,24 @@ class DetectionExperiment(Experiment):
             plots.plot_learned_sizes(model.panet_layer_sizes(), run.plots_dir / "learned_sizes.png")
 
     def final_results(self, model, run, rows, state):
-        results = self.results_of(model)
+        results, predictions = self._results_and_predictions(model)
         results.update(
             run_dir=str(run.path),
             best_map50=state.best_metric,
             best_epoch=state.best_epoch,
             train_seconds=round(sum(row.get("seconds") or 0.0 for row in rows), 1),
         )
-        self._plot_examples(run)
+        self._plot_examples(run, predictions)
         return results
 
     def results_of(self, model):
         """mAP@0.5 overall, per class and per size band, PANet complexity."""
+        return self._results_and_predictions(model)[0]
+
+    def _results_and_predictions(self, model):
         import detection
 
         evaluation, bands, predictions = self._evaluate(model)
-        self._last_predictions = predictions
         results = {
             "model": self.config.model,
             "hinge_weight": self.config.hinge_weight,
@@ -192,7 +194,7 @@ class DetectionExperiment(Experiment):
         results["ap50_per_class"] = dict(
             zip(self.data.class_names, map(float, evaluation.average_precision))
         )
-        return results
+        return results, predictions
 
     def summary(self, results):
         per_class = results.get("ap50_per_class") or {}
@@ -201,7 +203,7 @@ class DetectionExperiment(Experiment):
             text += "\n\n" + format_mapping(per_class, title="AP@0.5 per class")
         return text
 
-    def _plot_examples(self, run):
+    def _plot_examples(self, run, predictions):
         from PIL import Image
 
         from training.detection import plots
@@ -209,7 +211,7 @@ class DetectionExperiment(Experiment):
         records = self.data.evaluation[:8]
         images = [np.asarray(Image.open(r.image_path).convert("RGB")) for r in records]
         plots.plot_detections(
-            images, ground_truths_of(records), self._last_predictions[:8],
+            images, ground_truths_of(records), predictions[:8],
             self.data.class_names, run.plots_dir / "validation_detections.png",
         )  # fmt: skip
 
