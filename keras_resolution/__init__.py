@@ -3,7 +3,8 @@
 Resolution layers (Harper et al., "Differentiable Resizing: Resolution
 Layers") make the output length, height and width of a feature map trainable
 scales, able to downsample and upsample, with complexity budgets that the
-optimizer respects.
+optimizer respects. DiffStride2D and FixedSpectralPooling2D are the
+comparators of the official DiffStride code, under the same budgets.
 """
 
 from keras_resolution.budgets import ComplexityBudgetMixin
@@ -12,11 +13,14 @@ from keras_resolution.budgets import QuadraticTarget
 from keras_resolution.budgets import ResolutionModel
 from keras_resolution.callbacks import ComplexityLogger
 from keras_resolution.callbacks import SizeRefresh
+from keras_resolution.complexity import ComplexityLayer
 from keras_resolution.complexity import complexity
+from keras_resolution.complexity import complexity_layers
 from keras_resolution.complexity import full_complexity
 from keras_resolution.complexity import resolution_layers
 from keras_resolution.complexity_definitions import COMPLEXITY_DEFINITIONS
 from keras_resolution.constraints import ScaleBounds
+from keras_resolution.diffstride import DiffStride2D
 from keras_resolution.fixed_layers import AlignToMaxShape
 from keras_resolution.fixed_layers import DCTResize
 from keras_resolution.layer import ResolutionLayer
@@ -26,13 +30,17 @@ from keras_resolution.optimizers import ResolutionSGD
 from keras_resolution.resize import align_to_max_shape
 from keras_resolution.resize import dct_resize
 from keras_resolution.resize import resize_matrix
+from keras_resolution.spectral_pooling import FixedSpectralPooling2D
 
 __all__ = [
     "COMPLEXITY_DEFINITIONS",
     "AlignToMaxShape",
     "ComplexityBudgetMixin",
+    "ComplexityLayer",
     "ComplexityLogger",
     "DCTResize",
+    "DiffStride2D",
+    "FixedSpectralPooling2D",
     "HingeCap",
     "QuadraticTarget",
     "ResolutionAdam",
@@ -43,6 +51,7 @@ __all__ = [
     "SizeRefresh",
     "align_to_max_shape",
     "complexity",
+    "complexity_layers",
     "dct_resize",
     "full_complexity",
     "is_scale_variable",

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_resolution.complexity import full_complexity, resolution_layers
+from keras_resolution.complexity import complexity_layers, full_complexity
 from keras_resolution.complexity_definitions import check_definition
 
 
@@ -20,8 +20,10 @@ class ComplexityLogger(keras.callbacks.Callback):
     * `complexity_<definition>_fraction`: C / C_full;
     * `complexity_<definition>/<layer>`: each layer's C (with `per_layer`);
     * `size/<layer>/<axis>`: integer output size, axis `h`, `w` (2D) or
-      `length` (1D), and `scale/<layer>/<axis>`: the learned s (with
-      `per_layer`; these do not depend on the definition).
+      `length` (1D), and `<rate>/<layer>/<axis>`: the learned rate,
+      `scale` (the s of a `ResolutionLayer`) or `stride` (the S of a
+      `DiffStride2D`) (with `per_layer`; these do not depend on the
+      definition).
 
     The model's own metrics are different quantities: `complexity` is the C
     of its loss (under the model's `complexity_definition`) averaged over
@@ -34,7 +36,8 @@ class ComplexityLogger(keras.callbacks.Callback):
     Args:
         definition: `"linear"` or `"area"`.
         per_layer: Also log each layer's complexity, sizes and scales.
-        layers: Layers to report (default: every ResolutionLayer of the model).
+        layers: Layers to report (default: every `ComplexityLayer` of the
+            model: Resolution layers, DiffStride2D, FixedSpectralPooling2D).
 
     Example:
 
@@ -61,7 +64,7 @@ class ComplexityLogger(keras.callbacks.Callback):
 
     def complexity_logs(self):
         """The logged values as a dict of Python numbers."""
-        layers = self._layers or resolution_layers(self.model)  # Syncs on JAX.
+        layers = self._layers or complexity_layers(self.model)  # Syncs on JAX.
         logs = {}
         total = 0.0
         for layer in layers:
@@ -70,10 +73,11 @@ class ComplexityLogger(keras.callbacks.Callback):
             if self.per_layer:
                 logs[f"{self.complexity_key}/{layer.name}"] = value
                 axes = ("length",) if layer.rank == 1 else ("h", "w")
-                scales = ops.convert_to_numpy(layer.scale)
-                for axis, size, scale in zip(axes, layer.output_sizes, scales):
+                for axis, size in zip(axes, layer.output_sizes):
                     logs[f"size/{layer.name}/{axis}"] = int(size)
-                    logs[f"scale/{layer.name}/{axis}"] = float(scale)
+                for rate, values in layer.learned_rates().items():
+                    for axis, value in zip(axes, values):
+                        logs[f"{rate}/{layer.name}/{axis}"] = float(value)
         logs[self.complexity_key] = total
         full = full_complexity(layers, self.definition)
         logs[self.fraction_key] = total / full if full else float("nan")
@@ -88,7 +92,8 @@ class SizeRefresh(keras.callbacks.Callback):
     """Keeps static sizes in step with the learned scales on compiled backends.
 
     For layers built with `static_sizes=True` (needed under JAX jit or
-    TensorFlow XLA), after every training batch this reads the scales, and
+    TensorFlow XLA: `ResolutionLayer`, `DiffStride2D`), after every training
+    batch this reads the scales (or strides), and
     when an integer output size changed it rebuilds the model's train, test
     and predict functions so the next step is traced with the new sizes.
     Rebuilds are counted in `rebuilds` and logged as `size_rebuilds` at each
@@ -105,7 +110,7 @@ class SizeRefresh(keras.callbacks.Callback):
         self.rebuilds = 0
 
     def _static_layers(self):
-        return [layer for layer in resolution_layers(self.model) if layer.static_sizes]
+        return [layer for layer in complexity_layers(self.model) if layer.static_sizes]
 
     def refresh(self):
         """Refreshes every static layer; rebuilds the step functions if needed.

@@ -13,21 +13,34 @@ from keras_resolution import transforms
 from keras_resolution.constraints import ScaleBounds
 
 
-# Attribute set on the `scale` variable that a ResolutionLayer creates: a weak
-# reference to that layer. `is_scale_variable` follows it back, so the scales
-# are recognised by identity, not by their name (Keras's RMSNormalization and
-# Attention also name a variable "scale").
+# Attribute set on the `scale` variable that a ResolutionLayer creates (and on
+# a DiffStride2D's `strides`): a weak reference to that layer and the name of
+# the attribute holding the variable. `is_scale_variable` follows it back, so
+# the scales are recognised by identity, not by their name (Keras's
+# RMSNormalization and Attention also name a variable "scale").
 _OWNER_ATTRIBUTE = "_keras_resolution_owner"
 
 
-def is_scale_variable(variable):
-    """Whether `variable` is the learned scale `s` of a `ResolutionLayer`.
+def mark_scale_variable(layer, attribute):
+    """Marks `layer.<attribute>` as a learned resolution rate of `layer`.
 
-    A `ResolutionLayer` marks the scale variable it creates in `build()`
-    with a reference to itself; this function returns True only for a
-    variable so marked whose layer still holds it as its `scale`. Variables
-    of other layers are never selected, whatever their name. A loaded model
-    builds its layers again, so its scales carry the mark too.
+    `ResolutionLayer` marks its `scale` and `DiffStride2D` its `strides`;
+    `is_scale_variable` then recognises them, and `ResolutionSGD` /
+    `ResolutionAdam` give them their learning-rate factor.
+    """
+    setattr(getattr(layer, attribute), _OWNER_ATTRIBUTE, (weakref.ref(layer), attribute))
+
+
+def is_scale_variable(variable):
+    """Whether `variable` is a learned resolution rate: the scale `s` of a
+    `ResolutionLayer` or the strides `S` of a `DiffStride2D`.
+
+    Such a layer marks the variable it creates in `build()` with a
+    reference to itself and the attribute that holds it
+    (`mark_scale_variable`); this function returns True only for a variable
+    so marked whose layer still holds it under that attribute. Variables of
+    other layers are never selected, whatever their name. A loaded model
+    builds its layers again, so its rates carry the mark too.
 
     Args:
         variable: A `keras.Variable` (or any object).
@@ -46,9 +59,12 @@ def is_scale_variable(variable):
     >>> norm.scale.name, is_scale_variable(norm.scale)
     ('scale', False)
     """
-    owner = getattr(variable, _OWNER_ATTRIBUTE, None)
-    layer = owner() if owner is not None else None
-    return layer is not None and getattr(layer, "scale", None) is variable
+    mark = getattr(variable, _OWNER_ATTRIBUTE, None)
+    if mark is None:
+        return False
+    owner, attribute = mark
+    layer = owner()
+    return layer is not None and getattr(layer, attribute, None) is variable
 
 
 def _check_positive_finite(name, value):
@@ -270,7 +286,7 @@ class ResolutionLayer(keras.layers.Layer):
             trainable=True,
             autocast=False,
         )
-        setattr(self.scale, _OWNER_ATTRIBUTE, weakref.ref(self))
+        mark_scale_variable(self, "scale")
         self.input_size = self.add_weight(
             name="input_size",
             shape=(rank,),
@@ -440,6 +456,10 @@ class ResolutionLayer(keras.layers.Layer):
             [ops.cast(self.input_size[i], self.scale.dtype) for i in range(self.rank)]
         )
         return complexity_definitions.measure(lengths, definition)
+
+    def learned_rates(self):
+        """`{"scale": [s per axis]}` as floats, for the complexity logs."""
+        return {"scale": ops.convert_to_numpy(self.scale).astype(float).tolist()}
 
     def full_complexity(self, definition="linear"):
         """Complexity with s = 1, as a Python float: the input sizes the layer
