@@ -264,10 +264,12 @@ class FixedSpectralPooling2D(keras.layers.Layer):
         return {}
 
     def complexity(self, definition="linear"):
-        """The realised output sizes `(h, w)` measured by `definition`, as a
-        float32 scalar (a constant: nothing here is learned)."""
-        value = measure(self.output_sizes, definition)
-        return ops.convert_to_tensor(float(value), "float32")
+        """The realised output sizes `(h, w)` for the last recorded input,
+        measured by `definition`, as a float32 scalar (no gradient: nothing
+        here is learned). Computed with tensors, so it runs inside a
+        training step too."""
+        *_, h_out, w_out = self._sizes(self.input_size[0], self.input_size[1])
+        return measure([ops.cast(h_out, "float32"), ops.cast(w_out, "float32")], definition)
 
     def full_complexity(self, definition="linear"):
         """The built input sizes measured by `definition` (no pooling)."""
