@@ -14,6 +14,13 @@ times it. A scale is recognised by identity, as the variable a
 its name: other layers' variables named `scale` (RMSNormalization,
 Attention with `use_scale=True`) are ordinary weights. This works on every
 backend.
+
+Both also accept Keras's weight averaging (`use_ema=True`, `ema_momentum`).
+Keras copies the averages into the model when `fit` ends, which suits one
+`fit` call; a job that trains one epoch per `fit` (to resume mid-run)
+passes `ema_overwrite_at_fit_end=False`, keeps training the raw weights
+across calls, and swaps the averages in to evaluate (see
+`swap_average_weights`).
 """
 
 import keras
@@ -25,11 +32,18 @@ class ScaleLearningRateMixin:
     """Optimizer mixin: the scales' learning rate is
     `scale_learning_rate_factor` times the optimizer's (schedule included)."""
 
-    def _init_scale_factor(self, factor):
+    def _init_scale_factor(self, factor, ema_overwrite_at_fit_end=True):
         factor = float(factor)
         if not factor > 0:
             raise ValueError(f"`scale_learning_rate_factor` must be > 0, got {factor!r}.")
         self.scale_learning_rate_factor = factor
+        self.ema_overwrite_at_fit_end = bool(ema_overwrite_at_fit_end)
+
+    def finalize_variable_values(self, var_list):
+        # `fit` calls this when it ends; with `ema_overwrite_at_fit_end=False`
+        # the raw weights stay in place so that training can go on.
+        if self.ema_overwrite_at_fit_end:
+            super().finalize_variable_values(var_list)
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         factor = self.scale_learning_rate_factor
@@ -46,7 +60,41 @@ class ScaleLearningRateMixin:
     def get_config(self):
         config = super().get_config()
         config["scale_learning_rate_factor"] = self.scale_learning_rate_factor
+        config["ema_overwrite_at_fit_end"] = self.ema_overwrite_at_fit_end
         return config
+
+
+def swap_average_weights(optimizer):
+    """Exchanges the values of the weights trained by `optimizer` with their
+    moving averages (`use_ema=True`); calling it again swaps them back.
+
+    Does nothing when the optimizer keeps no averages or has not been built.
+
+    Args:
+        optimizer: A Keras optimizer.
+
+    Returns:
+        True if the values were swapped.
+
+    Example:
+
+    >>> swap_average_weights(model.optimizer)    # evaluate the averages
+    >>> model.evaluate(x, y)
+    >>> swap_average_weights(model.optimizer)    # back to training
+    """
+    # Keras keeps the averages in the private `_model_variables_moving_average`,
+    # aligned with `_trainable_variables`; its SwapEMAWeights callback reads
+    # the same two lists.
+    averages = getattr(optimizer, "_model_variables_moving_average", None)
+    if not getattr(optimizer, "use_ema", False) or not optimizer.built or not averages:
+        return False
+    for variable, average in zip(optimizer._trainable_variables, averages):
+        if average is None:
+            continue
+        value = keras.ops.copy(variable.value)
+        variable.assign(average)
+        average.assign(value)
+    return True
 
 
 @keras.saving.register_keras_serializable(package="keras_resolution")
@@ -56,6 +104,9 @@ class ResolutionSGD(ScaleLearningRateMixin, keras.optimizers.SGD):
     Args:
         scale_learning_rate_factor: The scales' learning rate over the
             weights' (1.0: plain SGD).
+        ema_overwrite_at_fit_end: With `use_ema=True`, copy the averages
+            into the model when `fit` ends (Keras's behaviour); False keeps
+            the raw weights for more `fit` calls.
         **kwargs: `keras.optimizers.SGD` arguments.
 
     Example:
@@ -64,9 +115,11 @@ class ResolutionSGD(ScaleLearningRateMixin, keras.optimizers.SGD):
     ...                           scale_learning_rate_factor=0.01)
     """
 
-    def __init__(self, *args, scale_learning_rate_factor=1.0, **kwargs):
+    def __init__(
+        self, *args, scale_learning_rate_factor=1.0, ema_overwrite_at_fit_end=True, **kwargs
+    ):
         super().__init__(*args, **kwargs)
-        self._init_scale_factor(scale_learning_rate_factor)
+        self._init_scale_factor(scale_learning_rate_factor, ema_overwrite_at_fit_end)
 
 
 @keras.saving.register_keras_serializable(package="keras_resolution")
@@ -76,9 +129,12 @@ class ResolutionAdam(ScaleLearningRateMixin, keras.optimizers.Adam):
     Args:
         scale_learning_rate_factor: The scales' learning rate over the
             weights' (1.0: plain Adam).
+        ema_overwrite_at_fit_end: As in `ResolutionSGD`.
         **kwargs: `keras.optimizers.Adam` arguments.
     """
 
-    def __init__(self, *args, scale_learning_rate_factor=1.0, **kwargs):
+    def __init__(
+        self, *args, scale_learning_rate_factor=1.0, ema_overwrite_at_fit_end=True, **kwargs
+    ):
         super().__init__(*args, **kwargs)
-        self._init_scale_factor(scale_learning_rate_factor)
+        self._init_scale_factor(scale_learning_rate_factor, ema_overwrite_at_fit_end)

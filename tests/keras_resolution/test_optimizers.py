@@ -7,6 +7,7 @@ import pytest
 
 import keras_resolution as kr
 from keras_resolution.layer import is_scale_variable
+from keras_resolution.optimizers import swap_average_weights
 
 
 def _one_step(optimizer):
@@ -128,3 +129,57 @@ def test_is_scale_variable_needs_the_layer_that_made_it():
     assert not is_scale_variable(layer.input_size)
     assert not is_scale_variable(keras.Variable(np.ones(1, "float32"), name="scale"))
     assert not is_scale_variable(np.ones(1))
+
+
+# ------------------------------------------------- moving average of weights
+def _recorded_fit(optimizer, epochs):
+    """Fits a Dense model one epoch per `fit` call (as the run loop does) and
+    records the kernel after every step; returns (model, kernels)."""
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer, "mse")
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(8, 3)).astype("float32"), rng.normal(size=(8, 1)).astype("float32")
+    kernels = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: kernels.append(np.asarray(model.layers[0].kernel))
+    )
+    for epoch in range(epochs):
+        model.fit(x, y, batch_size=4, initial_epoch=epoch, epochs=epoch + 1, shuffle=False,
+                  verbose=0, callbacks=[record])  # fmt: skip
+    return model, kernels
+
+
+def test_averages_follow_the_formula_and_the_raw_weights_keep_training():
+    momentum = 0.6
+    optimizer = kr.ResolutionSGD(
+        0.1, use_ema=True, ema_momentum=momentum, ema_overwrite_at_fit_end=False
+    )
+    model, kernels = _recorded_fit(optimizer, epochs=3)
+    expected = kernels[0]  # Keras's first average is the first step's weights.
+    for kernel in kernels[1:]:
+        expected = momentum * expected + (1.0 - momentum) * kernel
+    kernel = model.layers[0].kernel
+    np.testing.assert_array_equal(np.asarray(kernel), kernels[-1])  # raw weights kept
+    assert swap_average_weights(optimizer)
+    np.testing.assert_allclose(np.asarray(kernel), expected, rtol=1e-6, atol=1e-7)
+    assert swap_average_weights(optimizer)  # and back
+    np.testing.assert_array_equal(np.asarray(kernel), kernels[-1])
+
+
+def test_by_default_fit_ends_on_the_averages_as_in_keras():
+    optimizer = kr.ResolutionAdam(0.05, use_ema=True, ema_momentum=0.5)
+    model, kernels = _recorded_fit(optimizer, epochs=1)
+    expected = 0.5 * kernels[0] + 0.5 * kernels[1]
+    np.testing.assert_allclose(np.asarray(model.layers[0].kernel), expected, rtol=1e-6)
+    again = kr.ResolutionAdam.from_config(
+        kr.ResolutionAdam(0.1, use_ema=True, ema_overwrite_at_fit_end=False).get_config()
+    )
+    assert again.ema_overwrite_at_fit_end is False and again.use_ema
+
+
+def test_swap_does_nothing_without_averages():
+    model, kernels = _recorded_fit(kr.ResolutionSGD(0.1), epochs=1)
+    assert not swap_average_weights(model.optimizer)
+    np.testing.assert_array_equal(np.asarray(model.layers[0].kernel), kernels[-1])
+    assert not swap_average_weights(kr.ResolutionSGD(0.1, use_ema=True))  # not built
