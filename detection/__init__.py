@@ -24,6 +24,7 @@ from detection.panet import PANetHooks
 from detection.panet import apply_path_aggregation_fpn
 from detection.yolov8 import BOUNDING_BOX_FORMATS
 from detection.yolov8 import PANetYOLOV8Detector
+from detection.resolution import SCALE_STARTS
 from detection.resolution import ResolutionYOLOV8Detector
 from detection.resolution import resolution_yolov8
 from detection.yolov8 import baseline_yolov8

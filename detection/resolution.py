@@ -90,6 +90,30 @@ def _validate_budget_args(complexity_definition, complexity_cap, hinge_weight):
         raise ValueError(f"`hinge_weight` must be >= 0, got {hinge_weight!r}.")
 
 
+# Where each learned scale starts: exactly 1 (the paper), so that every size
+# starts on the ceil boundary and any increase adds a row or column; or half
+# a cell below it, s = (d_in - 0.5) / d_in per axis, so the same sizes need
+# half a cell's move, up or down, to change.
+SCALE_STARTS = ("one", "mid-cell")
+
+
+def _validate_scale_start(scale_start):
+    if scale_start not in SCALE_STARTS:
+        raise ValueError(
+            f"`scale_start` must be one of {', '.join(SCALE_STARTS)}, got {scale_start!r}."
+        )
+
+
+def _starting_scale(scale_start, x, name):
+    """The initial scale of the Resolution layer before `name` on `x`."""
+    if scale_start == "one":
+        return 1.0
+    sizes = tuple(x.shape[1:3])
+    if any(size is None for size in sizes):
+        raise ValueError(f"`scale_start='mid-cell'` needs static sizes at {name}, got {sizes}.")
+    return [(size - 0.5) / size for size in sizes]
+
+
 def _stride_of(model, block_name):
     conv = model.get_layer(f"{block_name}_conv")
     return int(conv.strides[0])
@@ -110,6 +134,9 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
         complexity_cap: C_cap of the hinge; None: the baseline's complexity
             (the model's own at s = 1).
         hinge_weight: lambda_hinge >= 0.
+        scale_start: `"one"` (the paper: s = 1, every size on the ceil
+            boundary) or `"mid-cell"` (s = (d_in - 0.5) / d_in: the same
+            sizes, half a cell below the boundary; `SCALE_STARTS`).
         **kwargs: `keras.Model` arguments (e.g. `name`).
     """
 
@@ -126,16 +153,19 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
         complexity_definition="area",
         complexity_cap=None,
         hinge_weight=0.0,
+        scale_start="one",
         label_encoder=None,
         prediction_decoder=None,
         **kwargs,
     ):
         _validate_budget_args(complexity_definition, complexity_cap, hinge_weight)
+        _validate_scale_start(scale_start)
         resolution_layers = {}
 
         def resize(x, name):
             layer = keras_resolution.ResolutionLayer(
-                scale=1.0, transform=transform, taper=taper, gradient=gradient,
+                scale=_starting_scale(scale_start, x, name),
+                transform=transform, taper=taper, gradient=gradient,
                 max_scale=max_scale, name=f"{name}_resolution",
             )
             resolution_layers[name] = layer
@@ -166,6 +196,7 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
         self.taper = taper
         self.gradient = gradient
         self.max_scale = max_scale
+        self.scale_start = scale_start
         # PANet conv block name -> stride of its conv, in build order.
         self.panet_strides = {name: _stride_of(self, name) for name in resolution_layers}
         self.complexity_definition = complexity_definition
@@ -273,6 +304,7 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
             "complexity_definition": self.complexity_definition,
             "complexity_cap": self.complexity_cap,
             "hinge_weight": self.hinge_weight,
+            "scale_start": self.scale_start,
         })
         return config
 
@@ -295,6 +327,7 @@ def resolution_yolov8(
     complexity_definition="area",
     complexity_cap=None,
     hinge_weight=0.0,
+    scale_start="one",
 ):
     """YOLOv8 with a Resolution PANet: the paper's section 5.2 model.
 
@@ -310,6 +343,8 @@ def resolution_yolov8(
         complexity_cap: C_cap; None (default) is the baseline's PANet
             complexity, which the model has at initialisation (s = 1).
         hinge_weight: lambda_hinge >= 0 of `max(0, C_PAN - C_cap)`.
+        scale_start: `"one"` (default, the paper's s = 1) or `"mid-cell"`
+            (each scale half a cell below the ceil boundary, same sizes).
 
     Returns:
         A `ResolutionYOLOV8Detector` (a `keras_cv.models.YOLOV8Detector`),
@@ -339,6 +374,7 @@ def resolution_yolov8(
 
     # Before the backbone is built, so that bad settings fail at once.
     _validate_budget_args(complexity_definition, complexity_cap, hinge_weight)
+    _validate_scale_start(scale_start)
     return build_detector(
         ResolutionYOLOV8Detector,
         num_classes=num_classes,
@@ -359,4 +395,5 @@ def resolution_yolov8(
         complexity_definition=complexity_definition,
         complexity_cap=complexity_cap,
         hinge_weight=hinge_weight,
+        scale_start=scale_start,
     )

@@ -638,3 +638,35 @@ def test_torch_builds_and_runs_but_predict_explains_the_missing_nms():
 def test_other_backends_train_under_the_cap(backend):
     hinge = _run_backend(backend, "--fit")["resolution_fit"]["ok"]
     assert hinge[0] > hinge[1] > 0
+
+
+def test_mid_cell_start_keeps_the_sizes_half_a_cell_from_either_boundary():
+    model = resolution_yolov8(3, image_size=SMALL, scale_start="mid-cell")
+    expected = 0.0
+    for name, layer, stride in model.panet_blocks():
+        sizes = layer.nominal_input_sizes
+        np.testing.assert_allclose(
+            np.asarray(layer.scale), [(d - 0.5) / d for d in sizes], rtol=1e-6, err_msg=name
+        )
+        assert tuple(layer.output_sizes) == tuple(sizes), name
+        expected += ((sizes[0] - 0.5) / stride) * ((sizes[1] - 0.5) / stride)
+    assert float(panet_complexity(model)) == pytest.approx(expected, rel=1e-5)
+    assert model.complexity_cap == model.complexity_full == panet_complexity(baseline_yolov8(3, image_size=SMALL))
+    assert float(panet_complexity(model)) < model.complexity_cap
+    # A move of 0.4 cell in either direction changes no size...
+    name, layer, _ = model.panet_blocks()[0]
+    start = np.asarray(layer.scale)
+    d = np.asarray(layer.nominal_input_sizes, "float64")
+    for step in (0.4, -0.4):
+        layer.scale.assign((start + step / d).astype("float32"))
+        layer.refresh_sizes()
+        assert tuple(layer.output_sizes) == tuple(layer.nominal_input_sizes)
+    # ... while from s = 1 the smallest increase adds a row and a column.
+    paper = resolution_yolov8(3, image_size=SMALL)
+    _, first, _ = paper.panet_blocks()[0]
+    first.scale.assign(np.asarray(first.scale) + 1e-3)
+    first.refresh_sizes()
+    assert tuple(first.output_sizes) == tuple(d + 1 for d in first.nominal_input_sizes)
+    assert model.get_config()["scale_start"] == "mid-cell"
+    with pytest.raises(ValueError, match="scale_start"):
+        resolution_yolov8(3, image_size=SMALL, scale_start="half")
