@@ -50,7 +50,7 @@ def test_embedded_radio_frames_have_unit_power_and_carry_snr():
 
 def test_max_examples_shrinks_embedded_splits_in_proportion():
     sizes = embedded_sizes("embedded-images", 400)
-    assert (sizes.train, sizes.val, sizes.test) == (400, 50, 250)
+    assert (sizes.train, sizes.val, sizes.test) == (400, 125, 500)
     assert embedded_sizes("embedded-radio", None) == embedded_sizes("embedded-radio", 10**9)
 
 
@@ -93,3 +93,29 @@ def test_training_batches_are_seeded_per_epoch_and_resume_mid_epoch():
                               np.concatenate([other[i][1] for i in range(3)]))  # fmt: skip
     evaluation = SplitBatches(split, 4, with_labels=False)
     assert len(evaluation) == 3 and evaluation[2].shape == (2, 1)
+
+
+def test_embedded_radio_symbols_fill_the_band():
+    # Version 2 draws 2-4 samples per symbol: the digital classes keep much of
+    # their power above an eighth of the sample rate, which a frame shortened
+    # to a tenth of its length cannot hold.
+    n = len(MODULATION_CLASSES) * len(SNR_LEVELS)
+    x, y, snr = generate_modulations(n, length=128, seed=1)
+    digital = (y < MODULATION_CLASSES.index("GFSK")) & (snr == 30)
+    spectrum = np.abs(np.fft.fft(x[digital, :, 0] + 1j * x[digital, :, 1])) ** 2
+    high = np.abs(np.fft.fftfreq(128)) > 0.125
+    assert np.mean(spectrum[:, high].sum(1) / spectrum.sum(1)) > 0.2
+
+
+def test_runs_of_an_older_generator_version_are_refused():
+    from training.classification.config import resolve_config
+    from training.classification.data import EMBEDDED_VERSIONS
+    from training.classification.data import check_data_version
+
+    config = resolve_config("embedded-radio", transform="fixed")
+    assert config.data_version == EMBEDDED_VERSIONS["embedded-radio"] >= 2
+    assert resolve_config("cifar100", transform="fixed").data_version is None
+    check_data_version("embedded-radio", config.data_version)
+    check_data_version("cifar100", None)
+    with pytest.raises(ValueError, match="generator version None.*start a new run"):
+        check_data_version("embedded-images", None)  # a run from before versions

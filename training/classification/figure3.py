@@ -30,6 +30,8 @@ paired difference of test accuracy from the fixed baseline of the same
 seed, with its 95% interval (`training.common.statistics`). One seed gives
 means without intervals.
 
+Runs go seed by seed (every dataset and model of seed 0, then of seed 1,
+...), so an interrupted sweep holds complete seeds of every dataset.
 `results.csv`, the summary and the plot are rewritten after every run, so
 an interrupted sweep keeps what it finished; the same command again reuses
 the finished runs and resumes the interrupted one from its last checkpoint
@@ -41,6 +43,7 @@ import time
 
 from training.classification.config import resolve_config
 from training.classification.data import check_data_spec
+from training.classification.data import data_version
 from training.classification.data import load_dataset
 from keras_resolution.applications.classifiers import budget_reference
 from training.classification.plots import plot_figure3
@@ -294,12 +297,17 @@ def run_figure3(
     }
     if seeds != [0]:  # seed 0 alone: the settings of sweeps before --seeds
         settings["seeds"] = seeds
+    versions = {spec: data_version(spec) for spec in data_specs if data_version(spec)}
+    if versions:  # a sweep made from other generated data is not continued
+        settings["data_versions"] = versions
     claim_sweep(sweep.path, {"sweep": "figure3", **settings})
     rows, text = [], ""
     started = time.time()
     for spec in settings["data"]:
         check_data_spec(spec)
-        for seed in seeds:
+    # Seed-major: an interrupted sweep holds whole seeds of every dataset.
+    for seed in seeds:
+        for spec in settings["data"]:
             config = resolve_config(spec, transform="fixed", seed=seed, **settings["options"])
             data = load_dataset(
                 spec, seed=seed, data_dir=config.data_dir, max_examples=config.max_examples

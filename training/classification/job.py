@@ -30,6 +30,7 @@ from training.classification import plots
 from training.classification.batches import SplitBatches
 from training.classification.batches import training_batches
 from training.classification.config import ClassifyConfig
+from training.classification.data import check_data_version
 from training.classification.data import load_dataset
 from training.common.optimizers import make_optimizer
 from training.common.optimizers import step_decay
@@ -149,6 +150,7 @@ class ClassificationExperiment(Experiment):
     eval_every = 1
 
     def __init__(self, config, data=None, verbose=1):
+        check_data_version(config.data, config.data_version)
         self.config = config
         self.verbose = verbose
         self.data = data or load_dataset(

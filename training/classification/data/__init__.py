@@ -41,11 +41,36 @@ class EmbeddedSizes:
     length: int = 128
 
 
+# The version of each embedded generator. Bump it whenever the generated
+# examples change, so that runs and sweeps made from older data are refused
+# on resume instead of being silently mixed with new ones. Version 2
+# (issue 10): images with a controlled contrast and large texture patches,
+# radio at 2-4 samples per symbol and -10..30 dB, larger evaluation splits
+# (docs/figure3-embedded.md).
+EMBEDDED_VERSIONS = {"embedded-images": 2, "embedded-radio": 2}
+
 EMBEDDED_SIZES = {
-    "embedded-images": EmbeddedSizes(train=3200, val=400, test=2000),
-    # 8 classes x 26 SNR levels: 25 / 5 / 20 frames per class and level.
-    "embedded-radio": EmbeddedSizes(train=5200, val=1040, test=4160),
+    "embedded-images": EmbeddedSizes(train=3200, val=1000, test=4000),
+    # 8 classes x 21 SNR levels: 40 / 10 / 40 frames per class and level.
+    "embedded-radio": EmbeddedSizes(train=6720, val=1680, test=6720),
 }
+
+
+def data_version(spec):
+    """The generator version of an embedded set (None for real data)."""
+    return EMBEDDED_VERSIONS.get(spec)
+
+
+def check_data_version(spec, version):
+    """Raises `ValueError` if a run made from embedded data of generator
+    `version` would now see other data (the generator changed since)."""
+    current = data_version(spec)
+    if current is not None and version != current:
+        raise ValueError(
+            f"This run was made from {spec} generator version {version}, but this code "
+            f"generates version {current} (other examples); start a new run or sweep "
+            "directory instead of resuming it."
+        )
 
 
 def check_data_spec(spec):
@@ -65,6 +90,9 @@ def architecture_of(spec):
     return "resnet18" if spec in ("embedded-images", "cifar100") else "radio_cnn"
 
 
+spec_images, spec_radio = EMBEDDED
+
+
 def _embedded_images(sizes):
     splits = {}
     for data_seed, (name, count) in enumerate(
@@ -78,7 +106,7 @@ def _embedded_images(sizes):
         input_shape=(32, 32, 3),
         architecture="resnet18",
         description=(
-            f"embedded multi-scale shapes and textures, 32x32, "
+            f"embedded multi-scale shapes and textures v{EMBEDDED_VERSIONS[spec_images]}, 32x32, "
             f"{sizes.train}/{sizes.val}/{sizes.test} images"
         ),
         **splits,
@@ -98,7 +126,8 @@ def _embedded_radio(sizes):
         input_shape=(sizes.length, 2),
         architecture="radio_cnn",
         description=(
-            f"embedded synthetic modulations, {sizes.length} samples, -20..30 dB, "
+            f"embedded synthetic modulations v{EMBEDDED_VERSIONS[spec_radio]}, "
+            f"{sizes.length} samples, -10..30 dB, "
             f"{sizes.train}/{sizes.val}/{sizes.test} frames"
         ),
         **splits,
@@ -160,6 +189,9 @@ __all__ = [
     "ClassificationData",
     "DATA_CHOICES",
     "EMBEDDED_SIZES",
+    "EMBEDDED_VERSIONS",
+    "check_data_version",
+    "data_version",
     "EmbeddedSizes",
     "Split",
     "architecture_of",

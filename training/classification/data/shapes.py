@@ -7,12 +7,17 @@ shows in its accuracy:
 * five shapes (disc, square, triangle, ring, cross) whose size is drawn
   log-uniformly from 5 to 28 pixels: small shapes need resolution, large
   ones survive heavy downsampling;
-* five textures filling a patch of random size (horizontal, vertical and
-  diagonal stripes, checkerboard, dot grid) with periods of 2 to 7 pixels:
-  fine periods alias or vanish when the map is shrunk, coarse ones do not.
+* five textures filling a square patch 14 to 32 pixels wide (horizontal,
+  vertical and diagonal stripes, checkerboard, dot grid) with periods of 2
+  to 7 pixels: fine periods alias or vanish when the map is shrunk, coarse
+  ones do not.
 
-Colours (object and background) are random, so the class is in the form,
-not the colour; Gaussian pixel noise is added. Pixel values are returned in
+Version 2 (issue 10): object and background are two grey levels 0.6 to 1.0
+apart with one small common colour tint, so the class is in the form, not
+the colour, and a small ResNet learns it in a few epochs; texture patches
+are large enough to be seen (version 1 drew them 5 to 28 pixels wide, with
+random colours, and its seed-to-seed spread was 5-10 accuracy points).
+Gaussian pixel noise (std 0.05) is added. Pixel values are returned in
 [-1, 1], shape `(N, 32, 32, 3)`.
 
 Example:
@@ -38,8 +43,11 @@ SHAPE_CLASSES = (
 )
 IMAGE_SIZE = 32
 MIN_OBJECT, MAX_OBJECT = 5.0, 28.0
+MIN_PATCH, MAX_PATCH = 14.0, 32.0
 MIN_PERIOD, MAX_PERIOD = 2, 7
-NOISE_STD = 0.08
+MIN_CONTRAST, MAX_CONTRAST = 0.6, 1.0
+MAX_TINT = 0.15
+NOISE_STD = 0.05
 
 
 def _shape_mask(label, u, v, radius, rng):
@@ -86,14 +94,25 @@ def _texture_mask(label, rows, cols, period, rng):
     return ((rows + phase) % period < dot) & ((cols + phase) % period < dot)
 
 
+def _levels(rng):
+    """Background and foreground colours: a grey level each, at least
+    `MIN_CONTRAST` apart, plus one small common tint."""
+    background = rng.uniform(-0.8, 0.8)
+    contrast = rng.uniform(MIN_CONTRAST, MAX_CONTRAST)
+    signs = [s for s in (-1, 1) if -1 <= background + s * contrast <= 1]
+    foreground = background + rng.choice(signs) * contrast
+    tint = rng.uniform(-MAX_TINT, MAX_TINT, 3)
+    return background + tint, foreground + tint
+
+
 def draw_image(label, rng, size=IMAGE_SIZE):
     """One RGB image of class `label`, float values in [-1, 1]."""
     rows, cols = np.mgrid[0:size, 0:size].astype("float32")
-    background = rng.uniform(-1, 1, 3)
-    foreground = rng.uniform(-1, 1, 3)
-    while np.abs(foreground - background).max() < 0.6:  # keep it visible
-        foreground = rng.uniform(-1, 1, 3)
-    extent = np.exp(rng.uniform(np.log(MIN_OBJECT), np.log(MAX_OBJECT)))
+    background, foreground = _levels(rng)
+    if label < 5:
+        extent = np.exp(rng.uniform(np.log(MIN_OBJECT), np.log(MAX_OBJECT)))
+    else:
+        extent = rng.uniform(MIN_PATCH, MAX_PATCH)
     radius = extent / 2
     centre = rng.uniform(radius, size - radius, 2) if extent < size else (
         np.full(2, size / 2)
