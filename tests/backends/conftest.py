@@ -23,9 +23,11 @@ BACKENDS = ("tensorflow", "jax", "torch")
 # torch has no compiled path with static sizes (torch.compile recompiles
 # for every size), so "static" runs on the two backends that jit.
 SCENARIOS = {
-    "tensorflow": ("fit", "save", "mixed", "static", "optimizer"),
-    "jax": ("fit", "save", "mixed", "static", "optimizer"),
-    "torch": ("fit", "save", "mixed", "optimizer"),
+    "tensorflow": ("fit", "save", "mixed", "static", "optimizer", "comparators",
+                   "comparators_static"),
+    "jax": ("fit", "save", "mixed", "static", "optimizer", "comparators",
+            "comparators_static"),
+    "torch": ("fit", "save", "mixed", "optimizer", "comparators"),
 }
 TIMEOUT = 900  # Seconds per backend process; the suite normally needs far less.
 MARKER = "RESULTS "

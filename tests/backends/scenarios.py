@@ -553,12 +553,239 @@ def scenario_optimizer():
     }
 
 
+# ------------------------------------------- DiffStride and spectral pooling
+def _official_diffstride(x, strides, R=4.0):
+    """NumPy transcription of the official DiffStride.call (channels_last;
+    tests/keras_resolution/test_diffstride.py has the commented one)."""
+    import numpy as np
+
+    f = np.float32
+    x = np.transpose(np.asarray(x, np.float64), (0, 3, 1, 2))
+    H, W = x.shape[2:]
+    s_h = max(f(strides[0]), f(H) / (f(H) - f(R)), f(1))
+    s_w = max(f(strides[1]), f(W) / (f(W) - f(R)), f(1))
+    lower_height = max(f(H) / s_h, f(2)) / f(2)
+    upper_width = max(f(W) / s_w, f(2)) / f(2) + f(1)
+    v = np.arange(H // 2 + H % 2, dtype=f)
+    v = np.concatenate([v[H % 2:][::-1], v])
+    h_mask = np.clip((f(1) / f(R)) * (f(R) + upper_width - np.arange(W // 2 + 1, dtype=f)), 0, 1)
+    v_mask = np.fft.fftshift(np.clip((f(1) / f(R)) * (f(R) + lower_height - v), 0, 1))
+    out = np.fft.rfft2(x) * h_mask[None, None, None, :] * v_mask[None, None, :, None]
+    out = out[:, :, v_mask > 0][:, :, :, h_mask > 0]
+    return np.transpose(np.fft.irfft2(out), (0, 2, 3, 1))
+
+
+def _official_fixed(x, strides):
+    """NumPy transcription of the official FixedSpectralPooling."""
+    import numpy as np
+
+    x = np.transpose(np.asarray(x, np.float64), (0, 3, 1, 2))
+    H, W = x.shape[2:]
+    h = np.float32(H) // np.float32(strides[0])
+    h = int(max(h - h % 2, 2))
+    w = int(max(np.float32(W) // np.float32(strides[1]), 2))
+    X = np.fft.rfft2(x)
+    out = np.concatenate([X[:, :, : h // 2, : w // 2 + 1], X[:, :, H - h // 2:, : w // 2 + 1]], 2)
+    return np.transpose(np.fft.irfft2(out, s=(h, w)), (0, 2, 3, 1))
+
+
+def _relative_error(actual, expected):
+    import numpy as np
+
+    actual = np.asarray(actual, "float64")
+    if actual.shape != expected.shape:
+        return float("inf")
+    return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
+
+
+def _gradient(model, x, weights, variables):
+    """d(sum(weights * model(x))) / d(variables), by the backend's autodiff."""
+    import keras
+    import numpy as np
+    from keras import ops
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(x, training=True) * weights)
+        grads = [g.numpy() for g in tape.gradient(loss, [v.value for v in variables])]
+    elif backend == "torch":
+        loss = (model(x, training=True) * ops.convert_to_tensor(weights)).sum()
+        loss.backward()
+        grads = [v.value.grad.detach().cpu().numpy() for v in variables]
+    else:
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in model.non_trainable_variables]
+
+        def loss_fn(trainable):
+            y, _ = model.stateless_call(trainable, non_trainable, x, training=True)
+            return (y * weights).sum()
+
+        grads_all = jax.grad(loss_fn)(trainable)
+        index = {id(v): i for i, v in enumerate(model.trainable_variables)}
+        grads = [np.asarray(grads_all[index[id(v)]]) for v in variables]
+    return [np.asarray(g, "float64").tolist() for g in grads]
+
+
+def _comparator_weights(model, seed=0):
+    """As `_numpy_weights`, keeping the strides (and scales) at their values."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    values = []
+    for variable in model.weights:
+        shape = tuple(variable.shape)
+        if variable.path.split("/")[-1] in ("scale", "input_size", "strides"):
+            values.append(np.asarray(variable.numpy()))
+        elif len(shape) >= 2:
+            values.append(rng.normal(0, np.prod(shape[:-1]) ** -0.5, shape).astype("float32"))
+        else:
+            values.append(np.zeros(shape, "float32"))
+    model.set_weights(values)
+
+
+def comparator_classifier(static_sizes=False, penalty=None):
+    """conv - Resolution - conv - DiffStride - conv - fixed spectral pooling
+    - conv - pool - dense on 16x16, under a hinge cap on the complexity."""
+    import keras
+
+    import keras_resolution as kr
+
+    inputs = keras.Input((16, 16, 3))
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c1")(inputs)
+    # min_size keeps the DiffStride input above its smoothness R = 4.
+    h = kr.ResolutionLayer(0.9, name="r", static_sizes=static_sizes, min_size=8)(h)
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c2")(h)
+    h = kr.DiffStride2D((2.6, 2.6), name="ds", static_sizes=static_sizes)(h)
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c3")(h)
+    h = kr.FixedSpectralPooling2D(2, name="sp")(h)
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c4")(h)
+    outputs = keras.layers.Dense(4, name="logits")(keras.layers.GlobalAveragePooling2D()(h))
+    penalty = kr.HingeCap(20.0, 0.5) if penalty is None else penalty
+    model = kr.ResolutionModel(inputs, outputs, penalty=penalty, name="comparators")
+    _comparator_weights(model)
+    return model
+
+
+def _comparator_state(model):
+    from keras import ops
+
+    import keras_resolution as kr
+
+    return {
+        "sizes": {layer.name: list(layer.output_sizes) for layer in kr.complexity_layers(model)},
+        "strides": ops.convert_to_numpy(model.get_layer("ds").strides).astype(float).tolist(),
+        "complexity": float(ops.convert_to_numpy(kr.complexity(model))),
+    }
+
+
+def scenario_comparators():
+    """DiffStride2D and FixedSpectralPooling2D: values against the NumPy
+    transcriptions, the stride gradient, fit under a hinge cap with
+    jit_compile="auto", ComplexityLogger, and a .keras round trip."""
+    import keras
+    import numpy as np
+    from keras import ops
+
+    import keras_resolution as kr
+
+    keras.backend.clear_session()
+    rng = np.random.default_rng(7)
+    result = {"values": {}}
+    for size in [(15, 12), (16, 13)]:
+        x = rng.normal(size=(2, *size, 3)).astype("float32")
+        tag = f"{size[0]}x{size[1]}"
+        ds = ops.convert_to_numpy(kr.DiffStride2D((1.7, 2.3))(x))
+        result["values"][f"diffstride_{tag}"] = _relative_error(ds, _official_diffstride(x, (1.7, 2.3)))
+        sp = ops.convert_to_numpy(kr.FixedSpectralPooling2D((2, 3))(x))
+        result["values"][f"fixed_{tag}"] = _relative_error(sp, _official_fixed(x, (2, 3)))
+
+    inputs = keras.Input((16, 13, 3))
+    layer = kr.DiffStride2D((1.7, 2.3), name="ds")
+    model = keras.Model(inputs, layer(inputs))
+    x = rng.normal(size=(2, 16, 13, 3)).astype("float32")
+    weights = rng.normal(size=(2, *layer.output_sizes, 3)).astype("float32")
+    result["stride_gradient"] = _gradient(model, x, weights, [layer.strides])[0]
+
+    if keras.backend.backend() == "jax":
+        # JAX runs a non-jit fit op by op, compiling each op for each new
+        # size: about 90 s here. JAX trains in "comparators_static" (jit).
+        return result
+    keras.backend.clear_session()
+    x, y = _data()
+    model = comparator_classifier()
+    before = _comparator_state(model)
+    model.compile(
+        keras.optimizers.SGD(0.05),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile="auto",
+    )
+    logger = kr.ComplexityLogger()
+    history = model.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0,
+                        callbacks=[logger])
+    result["fit"] = {
+        "jit_compile": model.jit_compile,
+        "before": before,
+        "after": _comparator_state(model),
+        "history": _history(history),
+        "logger_now": logger.complexity_logs(),
+    }
+    with tempfile.TemporaryDirectory() as tmpdir:
+        path = os.path.join(tmpdir, "comparators.keras")
+        model.save(path)
+        loaded = keras.saving.load_model(path)
+        result["round_trip"] = {
+            "max_abs_diff": _max_abs_diff(
+                ops.convert_to_numpy(model(x[:4])), ops.convert_to_numpy(loaded(x[:4]))
+            ),
+            "states": [_comparator_state(model), _comparator_state(loaded)],
+            "config_equal": loaded.get_layer("ds").get_config() == model.get_layer("ds").get_config(),
+        }
+    return result
+
+
+def scenario_comparators_static():
+    """static_sizes=True DiffStride2D (and ResolutionLayer) under
+    jit_compile=True with SizeRefresh: the hinge moves the sizes."""
+    import keras
+    from keras import ops
+
+    import keras_resolution as kr
+
+    keras.backend.clear_session()
+    x, y = _data()
+    model = comparator_classifier(static_sizes=True)
+    model.compile(
+        keras.optimizers.SGD(0.05),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=True,
+    )
+    before = _comparator_state(model)
+    refresh = kr.SizeRefresh()
+    model.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0, callbacks=[refresh])
+    compiled = ops.convert_to_numpy(model.predict(x[:4], verbose=0))
+    eager = ops.convert_to_numpy(model(x[:4], training=False))
+    return {
+        "jit_compile": model.jit_compile,
+        "before": before,
+        "after": _comparator_state(model),
+        "rebuilds": refresh.rebuilds,
+        "compiled_vs_eager": _max_abs_diff(compiled, eager),
+    }
+
+
 SCENARIOS = {
     "fit": scenario_fit,
     "static": scenario_static,
     "save": scenario_save,
     "mixed": scenario_mixed,
     "optimizer": scenario_optimizer,
+    "comparators": scenario_comparators,
+    "comparators_static": scenario_comparators_static,
 }
 
 

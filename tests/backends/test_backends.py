@@ -257,3 +257,64 @@ def test_only_resolution_scales_get_the_learning_rate_factor(scenario, backend, 
         np.testing.assert_allclose(
             scaled[path], expected, rtol=1e-4, atol=2.4e-7, err_msg=path
         )
+
+
+# ------------------------- 7. DiffStride2D and FixedSpectralPooling2D (#11)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_comparator_values_equal_the_official_forward_pass(scenario, backend):
+    result = scenario(backend, "comparators")
+    # Relative to NumPy transcriptions of the official code, odd and even sizes.
+    assert set(result["values"]) == {
+        "diffstride_15x12", "fixed_15x12", "diffstride_16x13", "fixed_16x13"
+    }
+    for name, error in result["values"].items():
+        assert error < 2e-6, (name, error)
+
+
+def test_diffstride_gradients_agree_across_backends(backend_runs):
+    gradients = {}
+    for backend in BACKENDS:
+        try:
+            out = backend_runs.get(backend)["results"]["comparators"]
+        except pytest.skip.Exception:
+            continue
+        assert "error" not in out, f"{backend}: {out.get('error')}"
+        gradients[backend] = np.array(out["stride_gradient"])
+    if len(gradients) < 2:
+        pytest.skip(f"needs two backends, have {sorted(gradients)}")
+    reference = next(iter(gradients.values()))
+    assert np.all(np.abs(reference) > 0.1), reference
+    for backend, gradient in gradients.items():
+        np.testing.assert_allclose(gradient, reference, rtol=1e-4, err_msg=backend)
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "torch"])
+def test_mixed_comparator_model_fits_under_a_hinge_and_round_trips(scenario, backend):
+    result = scenario(backend, "comparators")
+    fit = result["fit"]
+    assert fit["jit_compile"] is False  # "auto": the layers do not jit without static sizes.
+    before, after = fit["before"], fit["after"]
+    # The hinge (cap 20) pushes the strides up and the complexity down.
+    assert all(b > a for a, b in zip(before["strides"], after["strides"]))
+    assert after["complexity"] < before["complexity"]
+    now = fit["logger_now"]
+    assert now["complexity_linear"] == pytest.approx(after["complexity"], abs=1e-4)
+    for layer, sizes in after["sizes"].items():
+        assert [now[f"size/{layer}/h"], now[f"size/{layer}/w"]] == sizes
+    assert [now["stride/ds/h"], now["stride/ds/w"]] == pytest.approx(after["strides"])
+    assert "stride/sp/h" not in now and "scale/ds/h" not in now
+    trip = result["round_trip"]
+    assert trip["max_abs_diff"] <= 1e-6
+    assert trip["states"][0] == trip["states"][1]
+    assert trip["config_equal"]
+
+
+@pytest.mark.parametrize("backend", JIT_BACKENDS)
+def test_diffstride_static_sizes_train_under_jit_with_size_refresh(scenario, backend):
+    result = scenario(backend, "comparators_static")
+    assert result["jit_compile"] is True
+    before, after = result["before"], result["after"]
+    assert after["sizes"]["ds"] != before["sizes"]["ds"]
+    assert all(b > a for a, b in zip(before["strides"], after["strides"]))
+    assert result["rebuilds"] >= 1
+    assert result["compiled_vs_eager"] < 1e-5
