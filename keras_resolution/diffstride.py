@@ -312,7 +312,8 @@ class DiffStride2D(keras.layers.Layer):
     def _host_bins(self, height, width, strides):
         if not self.cropping:
             return height // 2, height - height // 2, width // 2 + 1
-        lower_height, upper_width = thresholds(height, width, self._host_strides(height, width, strides))
+        strides = self._host_strides(height, width, strides)
+        lower_height, upper_width = thresholds(height, width, strides)
         return kept_bins(height, width, lower_height, upper_width, self.smoothness)
 
     def _bins(self, height, width, strides, training):
@@ -344,24 +345,35 @@ class DiffStride2D(keras.layers.Layer):
             )
         if not self.cropping:
             return height // 2, height - height // 2, width // 2 + 1
-        lower_height, upper_width = thresholds(height, width, [ops.stop_gradient(s) for s in strides])
+        strides = [ops.stop_gradient(s) for s in strides]
+        lower_height, upper_width = thresholds(height, width, strides)
         return kept_bins(height, width, lower_height, upper_width, self.smoothness)
 
     # ----------------------------------------------------------------- forward
     def call(self, inputs, training=None):
+        """The official `DiffStride.call`, one step per line (its names in
+        the comments)."""
         shape = ops.shape(inputs)
         height, width = shape[self.axes[0]], shape[self.axes[1]]
         self._check_sizes([height, width])
         self.input_size.assign(ops.cast(ops.stack([height, width]), "int32"))
-        strides = self.effective_strides(height, width)                  # assign(max(S, H/(H-R))), StrideConstraint
-        lower_height, upper_width = thresholds(height, width, strides)   # strided_height / 2, strided_width / 2 + 1
-        low, high, columns = self._bins(height, width, strides, training)  # tf.where(mask > 0), stop_gradient
-        rows = kept_rows(height, low, high)                              # vertical_to_keep
-        vertical_mask = adaptive_span_mask(lower_height, self.smoothness, vertical_positions(rows, height))
-        horizontal_mask = adaptive_span_mask(upper_width, self.smoothness, ops.cast(ops.arange(columns), "float32"))
-        output_size = (low + high, 2 * (columns - 1))                    # irfft2d default fft_length
-        return spectral_crop(inputs, rows, columns, output_size, vertical_mask, horizontal_mask,
-                             self.data_format)                           # irfft2d(gather(rfft2d(x) * masks))
+        R = self.smoothness
+        # strides[i].assign(max(strides[i], min_stride)); strides.constraint(...)
+        strides = self.effective_strides(height, width)
+        # lower_height = strided_height / 2; upper_width = strided_width / 2 + 1
+        lower_height, upper_width = thresholds(height, width, strides)
+        # vertical_to_keep, horizontal_to_keep = tf.where(mask > 0), stop_gradient
+        low, high, columns = self._bins(height, width, strides, training)
+        rows = kept_rows(height, low, high)
+        # compute_adaptive_span_mask(lower_height, R, fftshift'ed vertical_positions)
+        vertical_mask = adaptive_span_mask(lower_height, R, vertical_positions(rows, height))
+        # compute_adaptive_span_mask(upper_width, R, horizontal_positions)
+        horizontal_mask = adaptive_span_mask(upper_width, R, ops.arange(columns, dtype="float32"))
+        # irfft2d(gather(rfft2d(inputs) * masks)): default fft_length (h, 2 (n_w - 1))
+        output_size = (low + high, 2 * (columns - 1))
+        return spectral_crop(
+            inputs, rows, columns, output_size, vertical_mask, horizontal_mask, self.data_format
+        )
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)

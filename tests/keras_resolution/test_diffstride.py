@@ -15,6 +15,7 @@ import keras_resolution as kr
 from keras_resolution import DiffStride2D
 
 RTOL = 2e-6  # Measured below 1e-6 relative; a wrong bin is off by 1e-2 or more.
+CROSS_ENTROPY = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
 def official_diffstride(x, strides, smoothness=4.0, cropping=True, shared_stride=False,
@@ -34,7 +35,9 @@ def official_diffstride(x, strides, smoothness=4.0, cropping=True, shared_stride
     min_horizontal_stride = f(width) / (f(width) - R)
     strides = np.asarray(strides, f)
     if shared_stride:
-        vertical_stride = horizontal_stride = max(strides[0], min_vertical_stride, min_horizontal_stride)
+        vertical_stride = horizontal_stride = max(
+            strides[0], min_vertical_stride, min_horizontal_stride
+        )
     else:
         vertical_stride = max(strides[0], min_vertical_stride)
         horizontal_stride = max(strides[1], min_horizontal_stride)
@@ -183,7 +186,8 @@ def test_lower_bound_holds_after_a_large_negative_step(shared):
     bound = max(16 / 12, 12 / 8) if shared else [16 / 12, 12 / 8]
     optimizer = keras.optimizers.SGD(learning_rate=100.0)
     optimizer.apply_gradients([(tf.ones_like(layer.strides), layer.strides)])
-    np.testing.assert_allclose(numpy(layer.strides), np.broadcast_to(bound, layer.strides.shape), rtol=1e-6)
+    expected = np.broadcast_to(bound, layer.strides.shape)
+    np.testing.assert_allclose(numpy(layer.strides), expected, rtol=1e-6)
     # The forward pass is the official one, which clamps with `assign`.
     assert_close(numpy(layer(x)), official_diffstride(x, (0.5, 0.5), shared_stride=shared))
 
@@ -227,8 +231,10 @@ def test_stride_gradient_equals_central_finite_differences(size, strides, croppi
     for axis in range(2):
         step = np.zeros(2)
         step[axis] = eps
-        plus = official_diffstride(x, np.add(strides, step), cropping=cropping, dtype=np.float64)
-        minus = official_diffstride(x, np.subtract(strides, step), cropping=cropping, dtype=np.float64)
+        plus, minus = (
+            official_diffstride(x, shifted, cropping=cropping, dtype=np.float64)
+            for shifted in (np.add(strides, step), np.subtract(strides, step))
+        )
         assert plus.shape == minus.shape == tuple(weights.shape)  # Same kept bins.
         expected.append(np.sum((plus - minus) * weights) / (2 * eps))
     assert np.all(np.abs(expected) > 1e-2), expected
@@ -280,7 +286,7 @@ def classifier(pooling, size=16):
 def test_fit_moves_the_strides():
     x, y = random((16, 16, 16, 3)), np.arange(16) % 3
     model = classifier(DiffStride2D(2.0, name="ds"))
-    model.compile(keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(keras.optimizers.SGD(0.1), CROSS_ENTROPY)
     assert model.jit_compile is False  # "auto": the layer does not support jit.
     model.fit(x, y, epochs=2, batch_size=8, verbose=0)
     strides = numpy(model.get_layer("ds").strides)
@@ -314,7 +320,7 @@ def test_config_round_trip_and_save_load(tmp_path):
     assert DiffStride2D.from_config(config).get_config() == config
     model = classifier(layer, size=12)
     x, y = random((8, 12, 12, 3)), np.arange(8) % 3
-    model.compile(keras.optimizers.SGD(0.5), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(keras.optimizers.SGD(0.5), CROSS_ENTROPY)
     model.fit(x, y, epochs=1, batch_size=4, verbose=0)
     path = str(tmp_path / "ds.keras")
     model.save(path)
@@ -386,3 +392,26 @@ def test_complexity_is_continuous_below_the_realised_size():
     clipped = DiffStride2D(1.0)
     clipped(np.ones((1, 9, 9, 1), "float32"))
     assert float(clipped.complexity("linear")) == 9 + 8  # At most H and 2 (W // 2).
+
+
+# ---------------------------------------------------- one instance, two paths
+
+
+def test_one_instance_on_two_paths_shares_its_strides():
+    # The official ResNet applies the same DiffStride after the main path's
+    # conv and after the shortcut's 1x1 conv: one S, gradients from both.
+    layer = DiffStride2D((1.7, 2.3))
+    a, b = random((2, 16, 13, 3), 1), random((2, 16, 13, 3), 2)
+    assert_close(numpy(layer(a)), official_diffstride(a, (1.7, 2.3)))
+    assert_close(numpy(layer(b)), official_diffstride(b, (1.7, 2.3)))
+    assert len(layer.trainable_variables) == 1
+    weights = loss_weights(layer(a).shape)
+    with tf.GradientTape(persistent=True) as tape:
+        loss_a = tf.reduce_sum(layer(a) * weights)
+        loss_b = tf.reduce_sum(layer(b) * weights)
+        total = loss_a + loss_b
+    separate = [tape.gradient(loss, layer.strides.value).numpy() for loss in (loss_a, loss_b)]
+    np.testing.assert_allclose(
+        tape.gradient(total, layer.strides.value).numpy(), separate[0] + separate[1], rtol=1e-5
+    )
+    assert np.all(np.abs(separate[0] - separate[1]) > 1e-3)  # Two different contributions.
