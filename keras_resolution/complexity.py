@@ -35,8 +35,9 @@ class ComplexityLayer(abc.ABC):
       `_size_refresh_active`), False for a layer whose sizes never follow a
       learned value.
 
-    Registration keeps the layers free of this module (it imports them);
-    Keras layers have their own metaclass, so they do not inherit from it.
+    The layers are registered rather than derived from this class so that
+    their modules need not import this one, which imports them (for
+    `resolution_layers`): no import cycle.
     """
 
     @abc.abstractmethod
