@@ -415,3 +415,25 @@ def test_one_instance_on_two_paths_shares_its_strides():
         tape.gradient(total, layer.strides.value).numpy(), separate[0] + separate[1], rtol=1e-5
     )
     assert np.all(np.abs(separate[0] - separate[1]) > 1e-3)  # Two different contributions.
+
+
+def test_mixed_float16_computes_in_float16_and_keeps_float32_strides():
+    x = random((2, 16, 13, 3))
+    weights = loss_weights((2, 16, 12, 3))
+    reference_layer = DiffStride2D((1.7, 2.3))
+    with tf.GradientTape() as tape:
+        reference = reference_layer(x)
+        reference_loss = tf.reduce_sum(reference * weights)
+    reference_gradient = tape.gradient(reference_loss, reference_layer.strides.value).numpy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        layer = DiffStride2D((1.7, 2.3))
+        with tf.GradientTape() as tape:
+            y = layer(x)
+            loss = tf.reduce_sum(tf.cast(y, "float32") * weights)
+        gradient = tape.gradient(loss, layer.strides.value).numpy()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert y.dtype == "float16" and layer.strides.dtype == "float32"
+    assert_close(numpy(y).astype("float32"), numpy(reference), rtol=5e-3)
+    np.testing.assert_allclose(gradient, reference_gradient, rtol=2e-2)
