@@ -46,6 +46,7 @@ def _parser(subparsers, name, help_text):
 
 
 def _add_detection_options(parser):
+    from training.detection.config import SCALE_STARTS
     from training.detection.config import DetectionConfig
 
     defaults = DetectionConfig()
@@ -74,6 +75,10 @@ def _add_detection_options(parser):
         help="learning rate of the Resolution scales over the weights'")
     add("--global-clipnorm", type=float, default=defaults.global_clipnorm,
         help="clip the global gradient norm")
+    add("--warmup-epochs", type=float, help="epochs of linear learning-rate warmup (0: none)")
+    add("--ema-momentum", type=float,
+        help="momentum of the moving average of the weights that is evaluated and saved "
+             "(0: none)")
     freeze = parser.add_mutually_exclusive_group()
     freeze.add_argument("--freeze-backbone", dest="freeze_backbone", action="store_true",
                         default=None, help="train only PANet and head")
@@ -81,12 +86,16 @@ def _add_detection_options(parser):
                         help="train the backbone too")
     add("--backbone", default=defaults.backbone, choices=("yolo_v8_xs", "resnet50"),
         help="KerasCV backbone")
-    add("--weights", help="backbone weights: a .weights.h5 or .keras file, or a preset "
-                          "(default: random; required with a frozen backbone)")
+    add("--weights", help="backbone weights: a .weights.h5 or .keras file, a KerasCV preset, "
+                          "'random', or 'embedded-pretrained' (pretrained on the generator's "
+                          "crops, cached; made on first use)")
     add("--fpn-depth", type=int, default=defaults.fpn_depth, help="PANet depth (paper: 1)")
     add("--transform", default=defaults.transform, choices=("dct", "dft"),
         help="transform of the Resolution layers")
     add("--taper", type=float, default=defaults.taper, help="taper length (paper: 4)")
+    add("--scale-start", default=defaults.scale_start, choices=SCALE_STARTS,
+        help="initial scales: 1 (the paper; every size on the ceil boundary) or half a "
+             "cell below the boundary (the same sizes)")
     add("--seed", type=int, default=defaults.seed,
         help="seed of the weights, the data order and the augmentation")
     add("--eval-every", type=int, help="epochs between mAP@0.5 evaluations")

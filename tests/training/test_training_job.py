@@ -13,6 +13,9 @@ from training.common.run_directory import RunDirectory
 from training.common.run_directory import read_csv
 from training.common.run_loop import BatchCheckpoint
 from training.detection.config import DetectionConfig
+from training.common.run_loop import averaged_weights
+from training.detection.job import evaluate_run
+from training.detection.job import load_detector
 from training.detection.job import train_detection
 
 
@@ -46,8 +49,10 @@ def _weights(path):
 def test_run_writes_its_files_and_a_killed_run_resumes_to_the_same_end(
     tiny_data, tmp_path, model, monkeypatch
 ):
-    """Baseline in CI; the Resolution PANet (slower to trace) with -m slow."""
-    straight = train_detection(_config(tiny_data, model=model), tmp_path / "straight", verbose=0)
+    """Baseline in CI; the Resolution PANet (slower to trace) with -m slow.
+    Both warm up and average their weights, as the embedded recipe does."""
+    averaging = dict(model=model, ema_momentum=0.5, warmup_epochs=1.0)
+    straight = train_detection(_config(tiny_data, **averaging), tmp_path / "straight", verbose=0)
     run = RunDirectory(tmp_path / "straight")
     for name in ("config.json", "results.csv", "last.keras", "best.keras",
                  "summary.txt", "results.json"):
@@ -77,7 +82,7 @@ def test_run_writes_its_files_and_a_killed_run_resumes_to_the_same_end(
     crashed = tmp_path / "crashed"
     with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
         patch.setattr(BatchCheckpoint, "on_train_batch_end", kill_after_the_checkpoint)
-        train_detection(_config(tiny_data, model=model), crashed, verbose=0)
+        train_detection(_config(tiny_data, **averaging), crashed, verbose=0)
     state = RunDirectory(crashed).read_state()
     assert (state.epochs_done, state.batches_done, state.finished) == (1, 2, False)
     resumed = train_detection(None, crashed, resume=True, verbose=0)
@@ -86,6 +91,16 @@ def test_run_writes_its_files_and_a_killed_run_resumes_to_the_same_end(
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     assert resumed["map50"] == pytest.approx(straight["map50"], abs=1e-6)
     assert resumed["panet_complexity"] == pytest.approx(straight["panet_complexity"], rel=1e-5)
+
+    # last.keras holds the training weights, the results are the averages'.
+    model_ = load_detector(run.last_checkpoint)
+    raw = [np.asarray(w) for w in model_.trainable_weights]
+    with averaged_weights(model_) as swapped:
+        assert swapped
+        averaged = [np.asarray(w) for w in model_.trainable_weights]
+    assert any(not np.array_equal(a, b) for a, b in zip(raw, averaged))
+    again = evaluate_run(run.path, checkpoint="last", verbose=0)
+    assert again["map50"] == pytest.approx(straight["map50"], abs=1e-6)
 
 
 def test_the_same_run_twice_gives_the_same_weights_and_numbers(tiny_data, tmp_path):

@@ -61,7 +61,8 @@ def test_checkpoint_restores_weights_and_optimizer_state(tmp_path):
     x, y = np.ones((4, 3), "float32"), np.zeros((4, 2), "float32")
     model.fit(x, y, epochs=1, verbose=0)
     run = RunDirectory(tmp_path)
-    run.save_checkpoint(model, RunState(epochs_done=1), best=True)
+    run.save_best(model)
+    run.save_checkpoint(model, RunState(epochs_done=1))
     restored = keras.saving.load_model(run.checkpoint("last"))
     for a, b in zip(model.optimizer.variables, restored.optimizer.variables):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -77,6 +77,61 @@ def piecewise_schedule(values, boundary_epochs, steps_per_epoch):
     return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
 
+@keras.saving.register_keras_serializable(package="training")
+class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
+    """`schedule` with its rate ramped up linearly over the first steps.
+
+    Step `i < warmup_steps` (counting from 0) takes `(i + 1) / warmup_steps`
+    of `schedule(i)`; later steps take `schedule(i)`. Like the schedule, it
+    counts optimizer steps, so a resumed run continues on it.
+
+    Args:
+        schedule: A `LearningRateSchedule` or a float.
+        warmup_steps: Steps of the ramp (a positive integer).
+
+    Example:
+
+    >>> warm = LinearWarmup(0.1, warmup_steps=4)
+    >>> [round(float(warm(step)), 3) for step in range(5)]
+    [0.025, 0.05, 0.075, 0.1, 0.1]
+    """
+
+    def __init__(self, schedule, warmup_steps):
+        if not isinstance(warmup_steps, int) or isinstance(warmup_steps, bool) or warmup_steps < 1:
+            raise ValueError(f"`warmup_steps` must be a positive integer, got {warmup_steps!r}.")
+        self.schedule = schedule
+        self.warmup_steps = warmup_steps
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        if isinstance(self.schedule, keras.optimizers.schedules.LearningRateSchedule):
+            rate = self.schedule(step)
+        else:
+            rate = keras.ops.convert_to_tensor(float(self.schedule), "float32")
+        ramp = keras.ops.minimum((step + 1.0) / float(self.warmup_steps), 1.0)
+        return keras.ops.cast(rate, "float32") * ramp
+
+    def get_config(self):
+        schedule = self.schedule
+        if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+            schedule = keras.saving.serialize_keras_object(schedule)
+        return {"schedule": schedule, "warmup_steps": self.warmup_steps}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config["schedule"], dict):
+            config["schedule"] = keras.saving.deserialize_keras_object(config["schedule"])
+        return cls(**config)
+
+
+def with_warmup(schedule, warmup_epochs, steps_per_epoch):
+    """`schedule` behind a `LinearWarmup` of `warmup_epochs` epochs (none
+    when `warmup_epochs` is 0)."""
+    warmup_steps = round(float(warmup_epochs) * steps_per_epoch)
+    return LinearWarmup(schedule, warmup_steps) if warmup_steps > 0 else schedule
+
+
 def step_decay(learning_rate, decay_epochs, decay_factor, steps_per_epoch):
     """`learning_rate` multiplied by `decay_factor` at each of `decay_epochs`
     (the paper's classification schedules)."""
@@ -86,7 +141,12 @@ def step_decay(learning_rate, decay_epochs, decay_factor, steps_per_epoch):
 
 
 def make_optimizer(
-    name, learning_rate, momentum=0.9, global_clipnorm=None, scale_learning_rate_factor=1.0
+    name,
+    learning_rate,
+    momentum=0.9,
+    global_clipnorm=None,
+    scale_learning_rate_factor=1.0,
+    ema_momentum=0.0,
 ):
     """The optimizer of a run: `ResolutionSGD` or `ResolutionAdam`.
 
@@ -97,6 +157,9 @@ def make_optimizer(
         global_clipnorm: Clip the global gradient norm (None: no clipping).
         scale_learning_rate_factor: The Resolution scales' learning rate over
             the weights'.
+        ema_momentum: Keep an exponential moving average of the weights with
+            this momentum (0: none). The run loop evaluates and saves the
+            averages; training continues on the raw weights.
 
     Returns:
         A Keras optimizer.
@@ -106,6 +169,10 @@ def make_optimizer(
         global_clipnorm=global_clipnorm,
         scale_learning_rate_factor=scale_learning_rate_factor,
     )
+    if ema_momentum:
+        if not 0.0 < ema_momentum < 1.0:
+            raise ValueError(f"--ema-momentum must be in [0, 1), got {ema_momentum!r}.")
+        common.update(use_ema=True, ema_momentum=ema_momentum, ema_overwrite_at_fit_end=False)
     if name == "sgd":
         return ResolutionSGD(momentum=momentum, **common)
     if name == "adam":
@@ -120,6 +187,8 @@ def steps_per_epoch(num_examples, batch_size):
 
 __all__ = [
     "OPTIMIZERS",
+    "LinearWarmup",
+    "with_warmup",
     "make_optimizer",
     "piecewise_schedule",
     "step_decay",

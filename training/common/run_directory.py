@@ -6,8 +6,11 @@ A run directory holds everything one training job produces:
                        (every default filled in)
     state.json         progress: epochs done, batches done in the current
                        epoch, best metric (written after each checkpoint)
-    last.keras         model + optimizer state at the last checkpoint
-    best.keras         model with the best monitored metric so far
+    last.keras         model + optimizer state at the last checkpoint (the
+                       training weights; their moving averages, when the run
+                       keeps them, are in the optimizer state)
+    best.keras         model with the best monitored metric so far (the
+                       weights that were evaluated: the averages, if kept)
     results.csv        one row per epoch (losses, complexity, metrics, lr, ...)
     results.json       the final results (test metrics, complexity, sizes)
     summary.txt        the same as a text table
@@ -204,12 +207,14 @@ class RunDirectory:
     def write_state(self, state):
         atomic_write_json(self.state_path, dataclasses.asdict(state))
 
-    def save_checkpoint(self, model, state, best=False):
-        """Saves `last.keras` (and `best.keras`), then the state describing it."""
+    def save_checkpoint(self, model, state):
+        """Saves `last.keras`, then the state describing it."""
         atomic_save_model(model, self.last_checkpoint)
-        if best:
-            atomic_save_model(model, self.best_checkpoint)
         self.write_state(state)
+
+    def save_best(self, model):
+        """Saves `best.keras` (before the state that records its metric)."""
+        atomic_save_model(model, self.best_checkpoint)
 
     def checkpoint(self, which="best"):
         """Path of `best.keras` (falling back to `last.keras`) or `last.keras`."""

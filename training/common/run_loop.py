@@ -12,17 +12,23 @@ the same way for all of them:
         when the monitored metric improves) -> plots
     -> final report (results.json, summary.txt) -> state "finished"
 
+When the optimizer keeps moving averages of the weights (`use_ema`), the
+evaluations, best.keras and the final report use the averages, and training
+goes on with the raw weights (`averaged_weights`).
+
 Batches are a function of `(seed, epoch)` only, so a run killed at any
 point and resumed with `resume=True` ends where an uninterrupted run ends.
 A new run never writes into a directory that already holds a run.
 """
 
+import contextlib
 import dataclasses
 import json
 import time
 
 import keras
 
+from keras_resolution.optimizers import swap_average_weights
 from training.common import determinism
 from training.common.run_directory import RunDirectory
 from training.common.run_directory import RunState
@@ -185,31 +191,54 @@ def run_experiment(experiment, run_dir, resume=False, verbose=1):
         )
         row = {"epoch": epoch + 1, "learning_rate": current_learning_rate(model)}
         row.update({key: float(values[-1]) for key, values in history.history.items()})
-        improved = False
         if (epoch + 1) % experiment.eval_every == 0 or epoch + 1 == config.epochs:
-            metrics = experiment.evaluate(model)
-            row.update(metrics)
-            shown = " - ".join(f"{key}: {value:.4f}" for key, value in metrics.items())
-            _say(verbose, f"Epoch {epoch + 1}/{config.epochs} evaluation: {shown}")
-            value = metrics[experiment.monitor]
-            improved = state.best_metric is None or value > state.best_metric
-            if improved:
-                state = dataclasses.replace(state, best_metric=value, best_epoch=epoch + 1)
+            with averaged_weights(model):
+                metrics = experiment.evaluate(model)
+                shown = " - ".join(f"{key}: {value:.4f}" for key, value in metrics.items())
+                _say(verbose, f"Epoch {epoch + 1}/{config.epochs} evaluation: {shown}")
+                row.update(metrics)
+                value = metrics[experiment.monitor]
+                if state.best_metric is None or value > state.best_metric:
+                    run.save_best(model)
+                    state = dataclasses.replace(state, best_metric=value, best_epoch=epoch + 1)
         row["seconds"] = round(time.time() - started, 2)
         row.update(experiment.epoch_columns(model))
         rows.append(row)
         atomic_write_csv(run.results_csv, rows)
         state = dataclasses.replace(state, epochs_done=epoch + 1, batches_done=0)
-        run.save_checkpoint(model, state, best=improved)
+        run.save_checkpoint(model, state)
         experiment.plot(run, rows, model)
+    with averaged_weights(model):
+        final = experiment.final_results(model, run, rows, state)
     # As JSON will give it back, so a resumed finished run returns the same.
-    results = json.loads(json.dumps(experiment.final_results(model, run, rows, state)))
+    results = json.loads(json.dumps(final))
     summary = experiment.summary(results)
     atomic_write_json(run.results_json, results)
     atomic_write_text(run.path / "summary.txt", summary + "\n")
     run.write_state(dataclasses.replace(state, finished=True))
     _say(verbose, summary + f"\n\nRun directory: {run.path}")
     return results
+
+
+@contextlib.contextmanager
+def averaged_weights(model):
+    """Within the block, the model holds its weights' moving averages (when
+    its optimizer keeps them; otherwise nothing changes)."""
+    swapped = swap_average_weights(model.optimizer) if model.optimizer else False
+    try:
+        yield swapped
+    finally:
+        if swapped:
+            swap_average_weights(model.optimizer)
+
+
+def evaluated_weights(model, checkpoint):
+    """The weights a run evaluates, for a model loaded from `checkpoint`:
+    best.keras already holds them; last.keras holds the training weights,
+    so their averages (if kept) are swapped in."""
+    if str(checkpoint).endswith("last.keras"):
+        return averaged_weights(model)
+    return contextlib.nullcontext(False)
 
 
 def read_run_config(run_dir, experiment):

@@ -7,10 +7,13 @@
   pretrained backbone, SGD (momentum 0.9), a piecewise learning rate
   1e-3 -> 1e-4 -> 1e-5 at 60% and 85% of training, 80 epochs, 320 px,
   global clipnorm 10.
-* `embedded` (generated offline): a short recipe for 2 CPU cores. The
-  backbone trains from random weights (no pretrained weights can be
-  downloaded here), Adam 4e-3 with the Resolution scales at a tenth of it,
-  16 epochs at 160 px.
+* `embedded` (generated offline): the same protocol, shortened for 2 CPU
+  cores. The backbone is pretrained offline on crops of the generator
+  (`training.detection.backbone_pretraining`, cached, made on first use)
+  and frozen; Adam 4e-3 with the Resolution scales at a tenth of it, a
+  one-epoch linear warmup, a moving average of the weights (momentum 0.99,
+  evaluated and saved), 12 epochs at 256 px. docs/embedded-protocol.md says
+  why each choice was made.
 
 The resolved config is what `RUN_DIR/config.json` holds, so `--resume`
 continues with exactly the same settings.
@@ -22,19 +25,32 @@ import math
 from training.common import validators
 
 MODELS = ("baseline", "resolution")
+# `detection.SCALE_STARTS`, without importing KerasCV to parse options.
+SCALE_STARTS = ("one", "mid-cell")
+
+# `--weights` values that are not files or KerasCV presets.
+RANDOM_WEIGHTS = "random"
+EMBEDDED_PRETRAINED = "embedded-pretrained"  # the cached backbone of
+# `BackbonePretrainingRecipe()`, pretrained on first use
 
 RECIPES = {
     "embedded": dict(
-        epochs=16, image_size=160, batch_size=16, learning_rate=4e-3,
-        final_learning_rate=4e-5, optimizer="adam", freeze_backbone=False,
-        eval_every=4, scale_learning_rate_factor=0.1,
+        epochs=12, image_size=256, batch_size=16, learning_rate=4e-3,
+        final_learning_rate=4e-5, optimizer="adam", freeze_backbone=True,
+        weights=EMBEDDED_PRETRAINED, eval_every=4, scale_learning_rate_factor=0.1,
+        warmup_epochs=1.0, ema_momentum=0.99,
     ),
     "voc": dict(
         epochs=80, image_size=320, batch_size=16, learning_rate=1e-3,
         final_learning_rate=1e-5, optimizer="sgd", freeze_backbone=True,
-        eval_every=10, scale_learning_rate_factor=1.0,
+        eval_every=10, scale_learning_rate_factor=1.0, warmup_epochs=0.0,
+        ema_momentum=0.0,
     ),
 }  # fmt: skip
+
+# Fields added after runs were recorded, with the values those runs used, so
+# that an older run directory resumes as it started.
+_FIELDS_OF_OLDER_RUNS = {"warmup_epochs": 0.0, "ema_momentum": 0.0}
 
 
 @dataclasses.dataclass
@@ -53,12 +69,19 @@ class DetectionConfig:
         global_clipnorm: Global gradient-norm clipping.
         freeze_backbone: Train only PANet and head.
         backbone: `yolo_v8_xs` or `resnet50`.
-        weights: Backbone weights (preset name or file), None for random.
+        weights: Backbone weights: a file, a KerasCV preset, `random`, or
+            `embedded-pretrained` (the backbone pretrained on the
+            generator's crops, made and cached on first use).
         fpn_depth: KerasCV's PANet depth (paper: 1).
         transform: `dct` or `dft` (Resolution layers).
         taper: Taper length of the Resolution layers (paper: 4).
+        scale_start: `one` (the paper: s = 1) or `mid-cell` (each scale
+            half a cell below the ceil boundary; `detection.SCALE_STARTS`).
         scale_learning_rate_factor: The scales' learning rate over the
             weights'.
+        warmup_epochs: Epochs of linear learning-rate warmup (0: none).
+        ema_momentum: Momentum of the moving average of the weights that is
+            evaluated and saved (0: no average).
         seed: Seed of the weights, the data order and the augmentation.
         eval_every: Epochs between mAP@0.5 evaluations (and the last epoch).
         eval_confidence: NMS confidence threshold used for evaluation.
@@ -88,7 +111,10 @@ class DetectionConfig:
     fpn_depth: int = 1
     transform: str = "dct"
     taper: float = 4.0
+    scale_start: str = "one"
     scale_learning_rate_factor: float = None
+    warmup_epochs: float = None
+    ema_momentum: float = None
     seed: int = 0
     eval_every: int = None
     eval_confidence: float = 0.01
@@ -107,6 +133,18 @@ def recipe_name(data):
     return "embedded" if data == "embedded" else "voc"
 
 
+def config_of_run(recorded):
+    """The `DetectionConfig` of a run from its config.json dict; fields the
+    run predates get the values it was trained with."""
+    recorded = dict(recorded)
+    if any(field not in recorded for field in _FIELDS_OF_OLDER_RUNS):
+        for field, value in _FIELDS_OF_OLDER_RUNS.items():
+            recorded.setdefault(field, value)
+        if recorded.get("weights") is None:
+            recorded["weights"] = RANDOM_WEIGHTS
+    return DetectionConfig(**recorded)
+
+
 def resolve_config(config):
     """A copy of `config` with every `None` recipe field filled, validated.
 
@@ -120,6 +158,7 @@ def resolve_config(config):
     validators.check_choice("--model", config.model, MODELS)
     validators.check_choice("--optimizer", config.optimizer, ("sgd", "adam"))
     validators.check_choice("--transform", config.transform, ("dct", "dft"))
+    validators.check_choice("--scale-start", config.scale_start, SCALE_STARTS)
     validators.check_non_negative("--hinge-weight", config.hinge_weight)
     for flag in ("--epochs", "--batch-size", "--eval-every", "--fpn-depth"):
         validators.check_positive_int(flag, getattr(config, validators.field_name(flag)))
@@ -128,11 +167,14 @@ def resolve_config(config):
     validators.check_positive("--final-learning-rate", config.final_learning_rate)
     validators.check_positive("--scale-learning-rate-factor", config.scale_learning_rate_factor)
     validators.check_positive("--global-clipnorm", config.global_clipnorm)
+    validators.check_non_negative("--warmup-epochs", config.warmup_epochs)
+    if not 0.0 <= config.ema_momentum < 1.0:
+        raise ValueError(f"--ema-momentum must be in [0, 1), got {config.ema_momentum}.")
     if config.image_size < 32 or config.image_size % 32:
         raise ValueError(f"--image-size must be a multiple of 32, got {config.image_size}.")
     if config.complexity_cap is not None:
         validators.check_positive("--complexity-cap", config.complexity_cap)
-    if config.freeze_backbone and config.weights is None:
+    if config.freeze_backbone and config.weights in (None, RANDOM_WEIGHTS):
         raise ValueError(
             "--data "
             f"{config.data}: the recipe freezes the backbone, but no --weights were given, "

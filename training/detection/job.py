@@ -17,13 +17,18 @@ import numpy as np
 from training.common.optimizers import make_optimizer
 from training.common.optimizers import piecewise_schedule
 from training.common.optimizers import steps_per_epoch
+from training.common.optimizers import with_warmup
 from training.common.run_directory import RunDirectory
 from training.common.run_loop import Experiment
+from training.common.run_loop import evaluated_weights
 from training.common.run_loop import read_run_config
 from training.common.run_loop import run_experiment
 from training.common.tables import format_mapping
 from training.detection.config import LEARNING_RATE_BOUNDARIES
+from training.detection.config import EMBEDDED_PRETRAINED
+from training.detection.config import RANDOM_WEIGHTS
 from training.detection.config import DetectionConfig
+from training.detection.config import config_of_run
 from training.detection.config import learning_rate_values
 from training.detection.config import resolve_config
 from training.detection.data.pipeline import make_detection_dataset
@@ -82,7 +87,7 @@ class DetectionExperiment(Experiment):
             image_size=config.image_size,
             fpn_depth=config.fpn_depth,
             freeze_backbone=config.freeze_backbone,
-            weights=config.weights,
+            weights=self.backbone_weights(),
             confidence_threshold=config.eval_confidence,
         )
         with strategy_scope(config.strategy), warnings.catch_warnings():
@@ -95,6 +100,7 @@ class DetectionExperiment(Experiment):
                     **common,
                     transform=config.transform,
                     taper=config.taper,
+                    scale_start=config.scale_start,
                     complexity_cap=config.complexity_cap,
                     hinge_weight=config.hinge_weight,
                 )
@@ -103,6 +109,7 @@ class DetectionExperiment(Experiment):
                 [fraction * config.epochs for fraction in LEARNING_RATE_BOUNDARIES],
                 self.steps_per_epoch,
             )
+            schedule = with_warmup(schedule, config.warmup_epochs, self.steps_per_epoch)
             model.compile(
                 box_loss="ciou",
                 classification_loss="binary_crossentropy",
@@ -111,10 +118,24 @@ class DetectionExperiment(Experiment):
                     schedule,
                     global_clipnorm=config.global_clipnorm,
                     scale_learning_rate_factor=config.scale_learning_rate_factor,
+                    ema_momentum=config.ema_momentum,
                 ),
                 jit_compile=False,
             )
         return model
+
+    def backbone_weights(self):
+        """The `weights` argument of the detector: a file, a preset or None
+        (random); `embedded-pretrained` is pretrained here on first use."""
+        weights = self.config.weights
+        if weights == RANDOM_WEIGHTS:
+            return None
+        if weights == EMBEDDED_PRETRAINED:
+            from training.detection import backbone_pretraining
+
+            recipe = backbone_pretraining.BackbonePretrainingRecipe(backbone=self.config.backbone)
+            return str(backbone_pretraining.ensure_pretrained_backbone(recipe, verbose=self.verbose))
+        return weights
 
     def load_model(self, path):
         return load_detector(path, self.config.strategy)
@@ -241,7 +262,7 @@ def train_detection(config, run_dir, resume=False, verbose=1):
     >>> results["map50"]
     """
     if resume:
-        config = DetectionConfig(**read_run_config(run_dir, "detection"))
+        config = config_of_run(read_run_config(run_dir, "detection"))
     return run_experiment(DetectionExperiment(config, verbose), run_dir, resume, verbose)
 
 
@@ -254,14 +275,16 @@ def evaluate_run(run_dir, checkpoint="best", data=None, verbose=1):
         times).
     """
     run = RunDirectory(run_dir)
-    config = DetectionConfig(**read_run_config(run_dir, "detection"))
+    config = config_of_run(read_run_config(run_dir, "detection"))
     if data is not None:
         config = dataclasses.replace(config, data=data)
     experiment = DetectionExperiment(config, verbose, include_train=False)
     path = run.checkpoint(checkpoint)
     if verbose:
         print(f"Evaluating {path} on {experiment.data.description}", flush=True)
-    results = experiment.results_of(load_detector(path, config.strategy))
+    model = load_detector(path, config.strategy)
+    with evaluated_weights(model, path):
+        results = experiment.results_of(model)
     results["checkpoint"] = str(path)
     if verbose:
         print(experiment.summary(results), flush=True)

@@ -9,9 +9,10 @@ What makes it a useful test of learned resolution:
 
 * five shape classes (`EMBEDDED_CLASSES`) drawn in random colours, so the
   class is in the shape, not the colour;
-* objects at widely different scales: a third small (9-16 px on a 160 px
-  image), a third medium (18-36 px), a third large (40-80 px), so where a
-  detector spends resolution shows in its per-band AP (`SCALE_BANDS`);
+* objects at widely different scales: a third small (9-16 px on a 256 px
+  image, one or two cells of the stride-8 map), a third medium (18-36 px),
+  a third large (40-80 px), so where a detector spends resolution shows in
+  its per-band AP (`SCALE_BANDS`);
 * clutter that is not annotated (lines, blobs, speckle on a textured
   background), overlapping objects, about 8% images without objects;
 * difficult objects, flagged `<difficult>1</difficult>` as in VOC: objects
@@ -34,7 +35,7 @@ import xml.etree.ElementTree as ElementTree
 import numpy as np
 
 EMBEDDED_CLASSES = ("circle", "square", "triangle", "ring", "cross")
-# Bands of sqrt(box area) in pixels of the stored image (160 px by default).
+# Bands of sqrt(box area) in pixels of the stored image (256 px by default).
 SCALE_BANDS = {"small": (0.0, 17.0), "medium": (17.0, 38.0), "large": (38.0, float("inf"))}
 _OBJECT_SIZE_RANGES = ((9, 16), (18, 36), (40, 80))
 FORMAT_VERSION = 2
@@ -55,11 +56,11 @@ class EmbeddedConfig:
     """
 
     seed: int = 0
-    image_size: int = 160
+    image_size: int = 256
     num_train: int = 800
     num_val: int = 100
     num_test: int = 200
-    max_objects: int = 6
+    max_objects: int = 10
     empty_fraction: float = 0.08
 
     def cache_name(self):
