@@ -27,6 +27,7 @@ from keras_resolution.layer import ResolutionLayer
 from keras_resolution.layer import is_scale_variable
 from keras_resolution.optimizers import ResolutionAdam
 from keras_resolution.optimizers import ResolutionSGD
+from keras_resolution.optimizers import swap_average_weights
 from keras_resolution.resize import align_to_max_shape
 from keras_resolution.resize import dct_resize
 from keras_resolution.resize import resize_matrix
@@ -57,6 +58,7 @@ __all__ = [
     "is_scale_variable",
     "resize_matrix",
     "resolution_layers",
+    "swap_average_weights",
 ]
 
 __version__ = "0.1.0"
