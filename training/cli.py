@@ -189,6 +189,9 @@ def build_parser():
                         help="lambda of each Resolution model")
     table1.add_argument("--sweep-dir", default="runs/table1",
                         help="the same command again continues the sweep there")
+    table1.add_argument("--report-only", action="store_true",
+                        help="train and write nothing: print the table of the runs finished "
+                             "so far")
     figure3 = _parser(sweeps, "figure3",
                       "classification: fixed, DCT and DFT models across budgets")
     figure3.add_argument("--data", default="embedded-images,embedded-radio",
@@ -320,7 +323,7 @@ def _sweep(args, verbose):
         from training.detection.table1 import run_table1
 
         return run_table1(_detection_config(args), args.seeds, args.hinge_weights,
-                          args.sweep_dir, verbose=verbose)
+                          args.sweep_dir, verbose=verbose, report_only=args.report_only)
     from training.classification.figure3 import run_figure3
 
     specs = [spec.strip() for spec in args.data.split(",") if spec.strip()]

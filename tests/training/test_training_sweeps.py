@@ -139,3 +139,37 @@ def test_sweep_trains_each_run_once_and_reuses_finished_runs(tmp_path, monkeypat
     assert again == rows
     with pytest.raises(FileExistsError, match="other settings"):
         sweeps.run_table1(base, [0, 2], [1e-3], tmp_path, verbose=0)
+
+
+def test_report_only_tables_the_finished_runs_and_writes_nothing(tmp_path, capsys):
+    base = DetectionConfig()
+    settings = {"sweep": "table1", "config": dataclasses.asdict(base), "seeds": [0, 1],
+                "hinge_weights": [1e-3]}
+    with pytest.raises(FileNotFoundError, match="sweep.json"):
+        sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0, report_only=True)
+    # A sweep started before `scale_start` existed: its sweep.json lacks it.
+    older = json.loads(json.dumps(settings))
+    del older["config"]["scale_start"]
+    (tmp_path / "sweep.json").write_text(json.dumps(older))
+    with pytest.raises(ValueError, match="no run of the sweep has finished"):
+        sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0, report_only=True)
+    for name, seed, value in [("baseline_seed0", 0, 0.5), ("baseline_seed1", 1, 0.7),
+                              ("resolution_lambda0.001_seed1", 1, 0.75)]:
+        run = RunDirectory(tmp_path / name)
+        run.claim({"experiment": "detection", "config": {}})
+        run.results_json.write_text(json.dumps(_result(value, 2875.0, 0.1)))
+        run.write_state(RunState(epochs_done=1, finished=True))
+    unfinished = RunDirectory(tmp_path / "resolution_lambda0.001_seed0")
+    unfinished.claim({"experiment": "detection", "config": {}})
+    before = sorted(p.name for p in tmp_path.iterdir())
+    rows = sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0, report_only=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+    assert [row["runs"] for row in rows] == [2, 1]
+    assert rows[0]["map50_mean"] == pytest.approx(0.6)
+    assert rows[1]["map50_diffs"] == pytest.approx([0.05]) and rows[1]["paired_seeds"] == [1]
+    out = capsys.readouterr().out
+    assert "3 of 4 runs finished; not yet: resolution_lambda0.001_seed0" in out
+    with pytest.raises(ValueError, match="other settings"):
+        sweeps.run_table1(base, [0, 1, 2], [1e-3], tmp_path, verbose=0, report_only=True)
+    # The same older sweep.json is continued, not refused, by a training sweep.
+    sweeps.claim_sweep(tmp_path, settings, upgrade=sweeps.upgrade_settings)

@@ -227,7 +227,7 @@ class RunDirectory:
         return self.last_checkpoint
 
 
-def claim_sweep(sweep_dir, settings):
+def claim_sweep(sweep_dir, settings, upgrade=None):
     """Starts the sweep in `sweep_dir`, or continues it if the directory holds
     the same sweep (its `sweep.json` equals `settings`): finished runs are
     reused and an interrupted one resumes. A different sweep there raises
@@ -236,11 +236,16 @@ def claim_sweep(sweep_dir, settings):
     Args:
         sweep_dir: Directory of the sweep.
         settings: JSON-serialisable dict of everything the sweep depends on.
+        upgrade: Function giving a stored `sweep.json` dict the fields added
+            since it was written, with the values it ran with (None: none).
     """
     path = pathlib.Path(sweep_dir) / "sweep.json"
     settings = json.loads(json.dumps(settings, default=str))
     if path.exists():
-        if read_json(path) != settings:
+        stored = read_json(path)
+        if upgrade is not None:
+            stored = json.loads(json.dumps(upgrade(stored), default=str))
+        if stored != settings:
             raise FileExistsError(
                 f"{sweep_dir} holds a sweep with other settings ({path}); "
                 "choose another --sweep-dir."

@@ -16,6 +16,7 @@ the seeds both ran, with its 95% interval (`training.common.statistics`):
 """
 
 import dataclasses
+import json
 import pathlib
 
 from training.common.run_directory import RunDirectory
@@ -29,6 +30,9 @@ from training.common.tables import format_table
 from training.common.run_directory import atomic_write_json
 from training.common.run_directory import atomic_write_text
 from training.common.run_directory import claim_sweep
+from training.common.run_directory import read_json
+from training.detection.config import DetectionConfig
+from training.detection.config import config_of_run
 
 
 def table1_runs(base_config, seeds, hinge_weights):
@@ -119,6 +123,43 @@ def summarise(results_by_label, baseline=BASELINE):
     return rows
 
 
+def upgrade_settings(stored):
+    """A stored sweep.json with the config fields added since it was
+    written, at the values its runs used (`config_of_run`)."""
+    return {**stored, "config": dataclasses.asdict(config_of_run(stored["config"]))}
+
+
+def report_table1(settings, sweep_dir):
+    """Prints the table of the finished runs of the sweep in `sweep_dir`
+    (whose sweep.json must hold `settings`); trains and writes nothing.
+
+    Returns:
+        The rows of `summarise` over the finished runs.
+    """
+    path = sweep_dir / "sweep.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{sweep_dir}: no sweep there ({path} is missing).")
+    if upgrade_settings(read_json(path)) != json.loads(json.dumps(settings, default=str)):
+        raise ValueError(f"{path} holds a sweep with other settings than these options.")
+    base = DetectionConfig(**settings["config"])
+    results_by_label, missing = {}, []
+    for label, config in table1_runs(base, settings["seeds"], settings["hinge_weights"]):
+        run = RunDirectory(sweep_dir / run_name(label, config.seed))
+        if run.results_json.exists() and run.read_state().finished:
+            results = {**read_json(run.results_json), "seed": config.seed}
+            results_by_label.setdefault(label, []).append(results)
+        else:
+            missing.append(run.path.name)
+    if not results_by_label:
+        raise ValueError(f"{sweep_dir}: no run of the sweep has finished yet.")
+    rows = summarise(results_by_label)
+    done = sum(len(results) for results in results_by_label.values())
+    print(f"{sweep_dir}: {done} of {done + len(missing)} runs finished"
+          + (f"; not yet: {', '.join(missing)}" if missing else "") + "\n")
+    print(format_table1(rows) + "\n\n" + STATISTICS_NOTE)
+    return rows
+
+
 def format_table1(rows):
     """Rows in the paper's Table 1 layout, with the statistics over seeds:
     model, runs, mAP@0.5 (mean +- std, then its 95% interval), PANet
@@ -166,7 +207,7 @@ def format_table1(rows):
     return format_table(cells, columns + [key.replace("ap50_", "AP ") for key in bands])
 
 
-def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1):
+def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_only=False):
     """Trains every run of the sweep (reusing finished runs and resuming an
     interrupted one), then prints and saves the table and its plot.
 
@@ -177,16 +218,21 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1):
         hinge_weights: lambda of each Resolution model.
         sweep_dir: Directory of the sweep (see the module docstring).
         verbose: Progress of each run (1) or silence (0).
+        report_only: Train nothing and write nothing: print the table of
+            the runs of this sweep that have finished so far.
 
     Returns:
-        The rows of `summarise` (also in `table1.json`).
+        The rows of `summarise` (also in `table1.json` unless `report_only`).
     """
     from training.detection.job import train_detection
     from training.detection.plots import plot_table1
 
     sweep_dir = pathlib.Path(sweep_dir)
-    claim_sweep(sweep_dir, {"sweep": "table1", "config": dataclasses.asdict(base_config),
-                            "seeds": list(seeds), "hinge_weights": list(hinge_weights)})
+    settings = {"sweep": "table1", "config": dataclasses.asdict(base_config),
+                "seeds": list(seeds), "hinge_weights": list(hinge_weights)}
+    if report_only:
+        return report_table1(settings, sweep_dir)
+    claim_sweep(sweep_dir, settings, upgrade=upgrade_settings)
     results_by_label = {}
     for label, config in table1_runs(base_config, seeds, hinge_weights):
         run_dir = sweep_dir / run_name(label, config.seed)
