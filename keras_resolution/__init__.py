@@ -25,12 +25,15 @@ from keras_resolution.fixed_layers import AlignToMaxShape
 from keras_resolution.fixed_layers import DCTResize
 from keras_resolution.layer import ResolutionLayer
 from keras_resolution.layer import is_scale_variable
+from keras_resolution.njet import NJetConv2D
+from keras_resolution.njet import gaussian_derivative_basis
 from keras_resolution.optimizers import ResolutionAdam
 from keras_resolution.optimizers import ResolutionSGD
 from keras_resolution.optimizers import swap_average_weights
 from keras_resolution.resize import align_to_max_shape
 from keras_resolution.resize import dct_resize
 from keras_resolution.resize import resize_matrix
+from keras_resolution.safe_subsample import SafeSubsample
 from keras_resolution.spectral_pooling import FixedSpectralPooling2D
 
 __all__ = [
@@ -43,11 +46,13 @@ __all__ = [
     "DiffStride2D",
     "FixedSpectralPooling2D",
     "HingeCap",
+    "NJetConv2D",
     "QuadraticTarget",
     "ResolutionAdam",
     "ResolutionLayer",
     "ResolutionModel",
     "ResolutionSGD",
+    "SafeSubsample",
     "ScaleBounds",
     "SizeRefresh",
     "align_to_max_shape",
@@ -55,6 +60,7 @@ __all__ = [
     "complexity_layers",
     "dct_resize",
     "full_complexity",
+    "gaussian_derivative_basis",
     "is_scale_variable",
     "resize_matrix",
     "resolution_layers",

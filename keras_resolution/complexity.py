@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_resolution.diffstride import DiffStride2D
 from keras_resolution.layer import ResolutionLayer
+from keras_resolution.safe_subsample import SafeSubsample
 from keras_resolution.spectral_pooling import FixedSpectralPooling2D
 
 
@@ -15,8 +16,8 @@ class ComplexityLayer(abc.ABC):
 
     `complexity`, `full_complexity`, the budgets (`QuadraticTarget`,
     `HingeCap`), `ComplexityLogger` and `SizeRefresh` work on every layer
-    that is an instance of this class. `ResolutionLayer`, `DiffStride2D` and
-    `FixedSpectralPooling2D` are registered; another Keras layer joins with
+    that is an instance of this class. `ResolutionLayer`, `DiffStride2D`,
+    `FixedSpectralPooling2D` and `SafeSubsample` are registered; another Keras layer joins with
     `ComplexityLayer.register(MyLayer)` once it provides:
 
     * `complexity(definition="linear")`: a float32 scalar tensor, the
@@ -52,6 +53,7 @@ class ComplexityLayer(abc.ABC):
 ComplexityLayer.register(ResolutionLayer)
 ComplexityLayer.register(DiffStride2D)
 ComplexityLayer.register(FixedSpectralPooling2D)
+ComplexityLayer.register(SafeSubsample)
 
 
 def _layers_of(model_or_layers, kind):
