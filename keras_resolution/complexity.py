@@ -17,8 +17,9 @@ class ComplexityLayer(abc.ABC):
     `complexity`, `full_complexity`, the budgets (`QuadraticTarget`,
     `HingeCap`), `ComplexityLogger` and `SizeRefresh` work on every layer
     that is an instance of this class. `ResolutionLayer`, `DiffStride2D`,
-    `FixedSpectralPooling2D` and `SafeSubsample` are registered; another Keras layer joins with
-    `ComplexityLayer.register(MyLayer)` once it provides:
+    `FixedSpectralPooling2D` and `SafeSubsample` are registered; another
+    Keras layer joins with `ComplexityLayer.register(MyLayer)` once it
+    provides:
 
     * `complexity(definition="linear")`: a float32 scalar tensor, the
       definition (see `COMPLEXITY_DEFINITIONS`) applied to the sizes it

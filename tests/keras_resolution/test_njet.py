@@ -288,6 +288,27 @@ def test_scale_learning_rate_factor_applies_to_log2_sigma():
     np.testing.assert_allclose(steps[1][1], 0.25 * steps[0][1], rtol=1e-5)
 
 
+def test_mixed_float16_computes_in_float16_and_keeps_a_float32_sigma():
+    x = random((2, 10, 10, 3))
+    reference = NJetConv2D(4, order=3, init_log2_sigma=0.3, max_sigma=2.0)
+    expected = numpy(reference(x))
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        layer = NJetConv2D(4, order=3, init_log2_sigma=0.3, max_sigma=2.0)
+        layer(x)
+        layer.set_weights(reference.get_weights())
+        with tf.GradientTape() as tape:
+            y = layer(x)
+            loss = tf.reduce_sum(tf.cast(y, "float32"))
+        gradient = tape.gradient(loss, layer.log2_sigma.value).numpy()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert y.dtype == "float16" and layer.log2_sigma.dtype == "float32"
+    error = np.max(np.abs(numpy(y).astype("float32") - expected)) / np.max(np.abs(expected))
+    assert error < 5e-3, error
+    assert np.isfinite(gradient).all() and gradient[0] != 0.0
+
+
 # ------------------------------------------------------ config and saving
 
 
