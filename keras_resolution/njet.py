@@ -305,8 +305,13 @@ class NJetConv2D(keras.layers.Layer):
         self.bias_regularizer = keras.regularizers.get(bias_regularizer)
         self.data_format = standardize_data_format(data_format)
         self.channel_axis = 1 if self.data_format == "channels_first" else -1
-        # Half-width of the fixed grid: the largest extent sigma can reach.
-        self.max_half_width = filter_half_width(self.max_sigma, self.k, self.size_rule)
+        # Half-width of the fixed grid: the largest extent sigma can reach,
+        # also at the float32 value of log2(max_sigma) that bounds s (its
+        # 2^s can exceed max_sigma by an ulp, across a ceil).
+        self.max_half_width = max(
+            filter_half_width(sigma, self.k, self.size_rule)
+            for sigma in (self.max_sigma, sigma_of(math.log2(self.max_sigma)))
+        )
 
     @property
     def num_basis(self):
@@ -329,7 +334,8 @@ class NJetConv2D(keras.layers.Layer):
         self.log2_sigma = self.add_weight(
             name="log2_sigma",
             shape=(1,),
-            initializer=keras.initializers.Constant(self.init_log2_sigma),
+            # Clipped like every later value of s (float32 rounding).
+            initializer=keras.initializers.Constant(bounds(np.float32([self.init_log2_sigma]))),
             constraint=bounds,
             trainable=self.learn_sigma,
             autocast=False,

@@ -240,6 +240,13 @@ def test_grid_follows_max_sigma_and_k():
     assert NJetConv2D(1).max_half_width == 9  # ceil(2 * 4 + 0.5)
     assert NJetConv2D(1, size_rule="paper").max_half_width == 8
     assert NJetConv2D(1, max_sigma=2.0, k=3.0).max_half_width == 7  # ceil(6.5)
+    # s is bounded by float32(log2 6), whose 2^s is 6.0000005: the paper's
+    # ceil(2 sigma) is 13 there, not 12, and the grid must hold it.
+    layer = NJetConv2D(1, order=0, size_rule="paper", max_sigma=6.0,
+                       init_log2_sigma=math.log2(6.0))
+    layer(np.zeros((1, 4, 4, 1), "float32"))
+    assert layer.half_width == layer.max_half_width == 13
+    assert np.all(kernel_of(layer)[:, :, 0, 0] != 0)  # The whole support, not truncated.
 
 
 # ------------------------------------------------- bounds, training, optimizer
