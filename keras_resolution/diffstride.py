@@ -18,14 +18,14 @@ clamps with a straight-through identity, so the values and the gradients
 are the official ones.
 """
 
-import math
-
 import keras
 import numpy as np
 from keras import ops
 
 from keras_resolution.complexity_definitions import measure
 from keras_resolution.constraints import ScaleBounds
+from keras_resolution.layer import check_positive_finite
+from keras_resolution.layer import jit_follows_static_sizes
 from keras_resolution.layer import mark_scale_variable
 from keras_resolution.resize import spatial_axes
 from keras_resolution.resize import standardize_data_format
@@ -185,7 +185,7 @@ class DiffStride2D(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.initial_strides = check_strides(strides)
-        self.smoothness = _positive_finite("smoothness", smoothness)
+        self.smoothness = check_positive_finite("smoothness", smoothness)
         self.cropping = bool(cropping)
         self.shared_stride = bool(shared_stride)
         if self.shared_stride and self.initial_strides[0] != self.initial_strides[1]:
@@ -213,13 +213,7 @@ class DiffStride2D(keras.layers.Layer):
         self._refreshed_strides = None
         self._size_refresh_active = False
 
-    @property
-    def supports_jit(self):
-        return self.static_sizes and keras.backend.backend() != "torch"
-
-    @supports_jit.setter
-    def supports_jit(self, value):
-        pass  # Decided by `static_sizes`; Layer.__init__ assigns a default.
+    supports_jit = jit_follows_static_sizes
 
     def _limits(self):
         low = 1.0 if self.lower_limit_stride is None else self.lower_limit_stride
@@ -460,12 +454,3 @@ class DiffStride2D(keras.layers.Layer):
         )
         return config
 
-
-def _positive_finite(name, value):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a number, got {value!r}.") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"`{name}` must be finite and > 0, got {value!r}.")
-    return value

@@ -67,7 +67,8 @@ def is_scale_variable(variable):
     return layer is not None and getattr(layer, attribute, None) is variable
 
 
-def _check_positive_finite(name, value):
+def check_positive_finite(name, value):
+    """`value` as a float; ValueError naming `name` unless finite and > 0."""
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -100,6 +101,20 @@ def output_sizes_for(input_sizes, scales, min_size=1, max_size=None):
         q = np.clip(s.dtype.type(d_in) * s, min_size, max_size or np.inf)
         sizes.append(max(int(np.ceil(q)), 1))
     return tuple(sizes)
+
+
+def _supports_jit(layer):
+    # torch.compile cannot trace the cached NumPy bases; PyTorch runs eager.
+    return layer.static_sizes and keras.backend.backend() != "torch"
+
+
+def _keep_supports_jit(layer, value):
+    pass  # Decided by `static_sizes`; Layer.__init__ assigns a default.
+
+
+# `supports_jit` of every layer whose sizes follow a learned value: jit only
+# with `static_sizes=True` (sizes refreshed by `SizeRefresh`), never on torch.
+jit_follows_static_sizes = property(_supports_jit, _keep_supports_jit)
 
 
 @keras.saving.register_keras_serializable(package="keras_resolution")
@@ -201,9 +216,9 @@ class ResolutionLayer(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         scales = scale if isinstance(scale, (list, tuple)) else [scale]
-        self.initial_scale = [_check_positive_finite("scale", s) for s in scales]
+        self.initial_scale = [check_positive_finite("scale", s) for s in scales]
         self.transform = transforms.check_transform(transform)
-        self.taper = _check_positive_finite("taper", taper)
+        self.taper = check_positive_finite("taper", taper)
         if gradient not in resize.GRADIENT_MODES:
             raise ValueError(
                 f"Unknown `gradient`: {gradient!r}. Expected one of "
@@ -218,10 +233,10 @@ class ResolutionLayer(keras.layers.Layer):
                 f"`max_size` must be None or an integer >= min_size, got {max_size!r}."
             )
         self.max_size = None if max_size is None else int(max_size)
-        self.min_scale = None if min_scale is None else _check_positive_finite(
+        self.min_scale = None if min_scale is None else check_positive_finite(
             "min_scale", min_scale
         )
-        self.max_scale = None if max_scale is None else _check_positive_finite(
+        self.max_scale = None if max_scale is None else check_positive_finite(
             "max_scale", max_scale
         )
         if self.min_scale and self.max_scale and self.min_scale > self.max_scale:
@@ -233,14 +248,7 @@ class ResolutionLayer(keras.layers.Layer):
         self._refreshed_scale = None
         self._size_refresh_active = False
 
-    @property
-    def supports_jit(self):
-        # torch.compile cannot trace the cached NumPy bases; PyTorch runs eager.
-        return self.static_sizes and keras.backend.backend() != "torch"
-
-    @supports_jit.setter
-    def supports_jit(self, value):
-        pass  # Decided by `static_sizes`; Layer.__init__ assigns a default.
+    supports_jit = jit_follows_static_sizes
 
     def build(self, input_shape):
         rank = len(input_shape) - 2

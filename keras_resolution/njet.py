@@ -30,6 +30,7 @@ import numpy as np
 from keras import ops
 
 from keras_resolution.constraints import ScaleBounds
+from keras_resolution.layer import check_positive_finite
 from keras_resolution.layer import mark_scale_variable
 from keras_resolution.resize import standardize_data_format
 
@@ -267,9 +268,9 @@ class NJetConv2D(keras.layers.Layer):
             raise ValueError(f"`filters` must be an integer >= 1, got {filters!r}.")
         self.filters = int(filters)
         self.order = _check_order(order)
-        self.k = _positive_finite("k", k)
-        self.min_sigma = _positive_finite("min_sigma", min_sigma)
-        self.max_sigma = _positive_finite("max_sigma", max_sigma)
+        self.k = check_positive_finite("k", k)
+        self.min_sigma = check_positive_finite("min_sigma", min_sigma)
+        self.max_sigma = check_positive_finite("max_sigma", max_sigma)
         if self.min_sigma > self.max_sigma:
             raise ValueError(
                 f"`min_sigma` ({min_sigma!r}) must not exceed `max_sigma` ({max_sigma!r})."
@@ -439,12 +440,3 @@ def _check_order(order):
         raise ValueError(f"`order` must be an integer >= 0, got {order!r}.")
     return int(order)
 
-
-def _positive_finite(name, value):
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a number, got {value!r}.") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"`{name}` must be finite and > 0, got {value!r}.")
-    return value

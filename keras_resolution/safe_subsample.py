@@ -27,6 +27,7 @@ import numpy as np
 from keras import ops
 
 from keras_resolution.complexity_definitions import measure
+from keras_resolution.layer import jit_follows_static_sizes
 from keras_resolution.resize import spatial_axes
 from keras_resolution.resize import standardize_data_format
 
@@ -173,13 +174,7 @@ class SafeSubsample(keras.layers.Layer):
         self._refreshed_log2_sigma = None
         self._size_refresh_active = False
 
-    @property
-    def supports_jit(self):
-        return self.static_sizes and keras.backend.backend() != "torch"
-
-    @supports_jit.setter
-    def supports_jit(self, value):
-        pass  # Decided by `static_sizes`; Layer.__init__ assigns a default.
+    supports_jit = jit_follows_static_sizes
 
     # ----------------------------------------------------------------- sigma
     def tie(self, layer):
