@@ -23,6 +23,10 @@ from keras_resolution.constraints import ScaleBounds
 from keras_resolution.diffstride import DiffStride2D
 from keras_resolution.fixed_layers import AlignToMaxShape
 from keras_resolution.fixed_layers import DCTResize
+from keras_resolution.fixed_layers import FrozenDiffStride2D
+from keras_resolution.fixed_layers import FrozenResolutionLayer
+from keras_resolution.freeze import freeze
+from keras_resolution.freeze import register_freezer
 from keras_resolution.layer import ResolutionLayer
 from keras_resolution.layer import is_scale_variable
 from keras_resolution.njet import NJetConv2D
@@ -45,6 +49,8 @@ __all__ = [
     "DCTResize",
     "DiffStride2D",
     "FixedSpectralPooling2D",
+    "FrozenDiffStride2D",
+    "FrozenResolutionLayer",
     "HingeCap",
     "NJetConv2D",
     "QuadraticTarget",
@@ -59,9 +65,11 @@ __all__ = [
     "complexity",
     "complexity_layers",
     "dct_resize",
+    "freeze",
     "full_complexity",
     "gaussian_derivative_basis",
     "is_scale_variable",
+    "register_freezer",
     "resize_matrix",
     "resolution_layers",
     "swap_average_weights",

@@ -1,17 +1,37 @@
-"""Keras layers for the fixed (parameter-free) DCT resizes.
+"""Keras layers for the fixed (parameter-free) resizes.
 
 Inside a model whose sizes follow learned scales, the spatial sizes of a
-tensor are only known when the model runs, not when it is built. These
-layers read them in `call`, so the resize is recorded in the functional
-graph even when the build-time shapes already agree.
+tensor are only known when the model runs, not when it is built. The DCT
+resizes (`DCTResize`, `AlignToMaxShape`) read them in `call`, so the resize
+is recorded in the functional graph even when the build-time shapes already
+agree.
+
+`FrozenResolutionLayer` and `FrozenDiffStride2D` are the other way round:
+a learned layer at constant rates and one input size, its matrices computed
+once, its output shape static. `keras_resolution.freeze` puts them in place
+of the learned layers of a trained model.
 """
 
 import keras
+import numpy as np
+from keras import ops
 
+from keras_resolution import resize
+from keras_resolution import transforms
+from keras_resolution.diffstride import adaptive_span_mask
+from keras_resolution.diffstride import kept_bins
+from keras_resolution.diffstride import thresholds
+from keras_resolution.diffstride import vertical_positions
+from keras_resolution.layer import check_positive_finite
+from keras_resolution.layer import output_sizes_for
 from keras_resolution.resize import align_to_max_shape
 from keras_resolution.resize import dct_resize
 from keras_resolution.resize import spatial_axes
 from keras_resolution.resize import standardize_data_format
+from keras_resolution.spectral_pooling import check_strides
+from keras_resolution.spectral_pooling import height_operator
+from keras_resolution.spectral_pooling import kept_rows
+from keras_resolution.spectral_pooling import width_operator
 
 
 @keras.saving.register_keras_serializable(package="keras_resolution")
@@ -113,3 +133,315 @@ class AlignToMaxShape(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "data_format": self.data_format}
+
+
+def _input_size_argument(input_size, rank=None):
+    """`input_size` as a tuple of ints >= 1 (of length `rank` if given),
+    else a ValueError naming it."""
+    values = input_size if isinstance(input_size, (list, tuple)) else (input_size,)
+    lengths = (rank,) if rank else (1, 2)
+    if len(values) not in lengths or any(
+        isinstance(v, bool) or int(v) != v or v < 1 for v in values
+    ):
+        raise ValueError(
+            f"`input_size` must be {' or '.join(map(str, lengths))} integers >= 1, "
+            f"got {input_size!r}."
+        )
+    return tuple(int(v) for v in values)
+
+
+def _check_frozen_input(layer, input_shape, rank):
+    """ValueError naming `inputs` unless their spatial sizes are the ones
+    `layer` was frozen for."""
+    if len(input_shape) != rank + 2:
+        raise ValueError(
+            f"{layer.name}: `inputs` must have rank {rank + 2}, got shape {tuple(input_shape)}."
+        )
+    sizes = tuple(input_shape[axis] for axis in layer.axes)
+    if sizes != layer.input_size:
+        raise ValueError(
+            f"{layer.name}: `inputs` must have the spatial sizes {layer.input_size} it was "
+            f"frozen for, got shape {tuple(input_shape)}."
+        )
+
+
+def _static_output_shape(input_shape, axes, sizes):
+    shape = list(input_shape)
+    for axis, size in zip(axes, sizes):
+        shape[axis] = size
+    return tuple(shape)
+
+
+@keras.saving.register_keras_serializable(package="keras_resolution")
+class FrozenResolutionLayer(keras.layers.Layer):
+    """A `ResolutionLayer` at a constant scale, for one input size.
+
+    For an input of spatial sizes `input_size`, a `ResolutionLayer` whose
+    `scale` holds `s` outputs `ceil(d_in * s)` per axis (clipped to
+    `[min_size, max_size]`) and multiplies each axis by the matrix `M(q)`
+    of `keras_resolution.resize_matrix`. This layer computes those sizes and
+    matrices once, when it is constructed, with the same functions and the
+    same float arithmetic, and applies the matrices as constants: its
+    outputs are the Resolution layer's, its output shape is static, and it
+    has no weights. `keras_resolution.freeze` puts one in place of each
+    Resolution layer of a trained model.
+
+    At `s = 1` it is not an identity: the paper's taper attenuates the
+    highest `taper - 1` kept coefficients, so a frozen layer is kept
+    whatever its scale.
+
+    Args:
+        input_size: The input's `(length,)` or `(height, width)`; the layer
+            accepts only inputs of these sizes.
+        scale: The scale `s`, a float or one float per axis (the value of a
+            Resolution layer's `scale` variable).
+        transform: `"dct"` or `"dft"`, as for `ResolutionLayer`.
+        taper: Taper length `l` of the relaxed mask, as for
+            `ResolutionLayer`.
+        gradient: `"exact"` or `"literal"`, as for `ResolutionLayer` (it
+            selects the synthesis basis, which differs between integer
+            sizes).
+        min_size: Smallest output length per axis (>= 1).
+        max_size: Largest output length per axis, or None.
+        data_format: `"channels_last"` (default) or `"channels_first"`;
+            None means `keras.config.image_data_format()`.
+        **kwargs: Base `Layer` arguments (`name`, `dtype`, ...). The
+            matrices are computed in the policy's variable dtype (float32,
+            as a Resolution layer's scale), and applied in its compute
+            dtype.
+
+    Input shape:
+        `(batch, *input_size, channels)` (channels first with
+        `data_format="channels_first"`).
+
+    Output shape:
+        The same, with the spatial axes replaced by `output_size`.
+
+    Example:
+
+    >>> layer = FrozenResolutionLayer((40, 30), scale=(0.5, 0.7))
+    >>> layer.output_size
+    (20, 21)
+    >>> layer(keras.ops.ones((2, 40, 30, 8))).shape
+    (2, 20, 21, 8)
+    """
+
+    def __init__(
+        self,
+        input_size,
+        scale,
+        transform="dct",
+        taper=4.0,
+        gradient="exact",
+        min_size=1,
+        max_size=None,
+        data_format=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.input_size = _input_size_argument(input_size)
+        rank = len(self.input_size)
+        scales = list(scale) if isinstance(scale, (list, tuple)) else [scale] * rank
+        if len(scales) != rank:
+            raise ValueError(
+                f"`scale` must be a float or {rank} floats for `input_size` "
+                f"{self.input_size}, got {scale!r}."
+            )
+        self.scale = tuple(check_positive_finite("scale", s) for s in scales)
+        self.transform = transforms.check_transform(transform)
+        self.taper = check_positive_finite("taper", taper)
+        if gradient not in resize.GRADIENT_MODES:
+            raise ValueError(
+                f"Unknown `gradient`: {gradient!r}. Expected one of {resize.GRADIENT_MODES}."
+            )
+        self.gradient = gradient
+        if isinstance(min_size, bool) or int(min_size) != min_size or min_size < 1:
+            raise ValueError(f"`min_size` must be an integer >= 1, got {min_size!r}.")
+        self.min_size = int(min_size)
+        if max_size is not None and (int(max_size) != max_size or max_size < min_size):
+            raise ValueError(
+                f"`max_size` must be None or an integer >= min_size, got {max_size!r}."
+            )
+        self.max_size = None if max_size is None else int(max_size)
+        self.data_format = standardize_data_format(data_format)
+        self.axes = spatial_axes(rank + 2, self.data_format)
+        self.output_size = output_sizes_for(
+            self.input_size,
+            np.asarray(self.scale, self.variable_dtype),
+            self.min_size,
+            self.max_size,
+        )
+        self._matrices = tuple(ops.convert_to_numpy(m) for m in self._axis_matrices())
+
+    def _axis_matrices(self):
+        """The `(d_out, d_in)` matrix of each axis: `ResolutionLayer.call`'s
+        clipping of `s` and `resize_matrix`, at the constant scale."""
+        dtype = self.variable_dtype
+        matrices = []
+        for d_in, s, d_out in zip(self.input_size, self.scale, self.output_size):
+            length = ops.cast(d_in, dtype)
+            s = ops.clip(
+                ops.convert_to_tensor(s, dtype),
+                self.min_size / length,
+                (self.max_size or np.inf) / length,
+            )
+            matrices.append(
+                resize.resize_matrix(
+                    d_in,
+                    s,
+                    d_out,
+                    taper=self.taper,
+                    transform=self.transform,
+                    gradient=self.gradient,
+                )
+            )
+        return matrices
+
+    @property
+    def matrices(self):
+        """The constant `(d_out, d_in)` matrix of each resized axis (NumPy)."""
+        return self._matrices
+
+    def build(self, input_shape):
+        _check_frozen_input(self, input_shape, len(self.input_size))
+
+    def call(self, inputs):
+        outputs = inputs
+        for axis, matrix in zip(self.axes, self._matrices):
+            outputs = resize.apply_along_axis(outputs, ops.convert_to_tensor(matrix), axis)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return _static_output_shape(input_shape, self.axes, self.output_size)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "input_size": list(self.input_size),
+            "scale": list(self.scale),
+            "transform": self.transform,
+            "taper": self.taper,
+            "gradient": self.gradient,
+            "min_size": self.min_size,
+            "max_size": self.max_size,
+            "data_format": self.data_format,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_resolution")
+class FrozenDiffStride2D(keras.layers.Layer):
+    """A `DiffStride2D` at constant strides, for one input size.
+
+    For an input of `(height, width)` = `input_size` and the strides `S`
+    that `DiffStride2D`'s forward pass uses (its learned strides clamped to
+    their bounds for this size, `DiffStride2D.effective_strides`), the
+    official forward pass keeps fixed rows and columns of the 2-D spectrum,
+    weights them by fixed masks and inverts at a fixed size: a fixed linear
+    map `y = M_re x K_re - M_im x K_im` (`keras_resolution.spectral_pooling`).
+    This layer computes the kept bins, the masks and the four matrices once,
+    when it is constructed, with `DiffStride2D`'s functions, and applies
+    them as constants: its outputs are the DiffStride layer's, its output
+    shape is static, and it has no weights.
+
+    Args:
+        input_size: The input's `(height, width)`; the layer accepts only
+            inputs of these sizes.
+        strides: The strides `(S_h, S_w)` of the forward pass, finite and
+            >= 1.
+        smoothness: Ramp length `R` of the masks, as for `DiffStride2D`.
+        cropping: As for `DiffStride2D`: keep only the bins where the mask
+            is above 0 (True), or every bin, masked.
+        data_format: `"channels_last"` (default) or `"channels_first"`;
+            None means `keras.config.image_data_format()`.
+        **kwargs: Base `Layer` arguments (`name`, `dtype`, ...).
+
+    Input shape:
+        `(batch, height, width, channels)` (channels first with
+        `data_format="channels_first"`).
+
+    Output shape:
+        `(batch, *output_size, channels)`.
+
+    Example:
+
+    >>> FrozenDiffStride2D((64, 64), (2.0, 4.0)).output_size
+    (40, 24)
+    """
+
+    def __init__(
+        self,
+        input_size,
+        strides,
+        smoothness=4.0,
+        cropping=True,
+        data_format=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.input_size = _input_size_argument(input_size, rank=2)
+        self.strides = check_strides(strides)
+        self.smoothness = check_positive_finite("smoothness", smoothness)
+        self.cropping = bool(cropping)
+        self.data_format = standardize_data_format(data_format)
+        self.axes = spatial_axes(4, self.data_format)
+        height, width = self.input_size
+        if min(height, width) < 2 or min(height, width) <= self.smoothness:
+            raise ValueError(
+                f"`input_size`: height and width must be at least 2 and exceed "
+                f"`smoothness` (R = {self.smoothness:g}), got {self.input_size}."
+            )
+        # The steps of `DiffStride2D.call`, once, at constant strides.
+        strides = tuple(np.float32(s) for s in self.strides)
+        lower_height, upper_width = thresholds(height, width, strides)
+        if self.cropping:
+            low, high, columns = kept_bins(
+                height, width, lower_height, upper_width, self.smoothness
+            )
+        else:
+            low, high, columns = height // 2, height - height // 2, width // 2 + 1
+        rows = kept_rows(height, low, high)
+        vertical_mask = adaptive_span_mask(
+            ops.convert_to_tensor(lower_height, "float32"),
+            self.smoothness,
+            vertical_positions(rows, height),
+        )
+        horizontal_mask = adaptive_span_mask(
+            ops.convert_to_tensor(upper_width, "float32"),
+            self.smoothness,
+            ops.arange(columns, dtype="float32"),
+        )
+        self.output_size = (int(low + high), int(2 * (columns - 1)))
+        k_re, k_im = width_operator(width, columns, horizontal_mask, self.output_size[1])
+        m_re, m_im = height_operator(height, rows, vertical_mask, self.output_size[0])
+        self._width_matrix = ops.convert_to_numpy(
+            ops.transpose(ops.concatenate([k_re, k_im], 1))
+        )
+        self._height_matrices = (ops.convert_to_numpy(m_re), ops.convert_to_numpy(m_im))
+
+    def build(self, input_shape):
+        _check_frozen_input(self, input_shape, 2)
+
+    def call(self, inputs):
+        # `spectral_crop`'s three products, with its operators precomputed.
+        h_axis, w_axis = self.axes
+        widths = resize.apply_along_axis(
+            inputs, ops.convert_to_tensor(self._width_matrix), w_axis
+        )
+        real, imaginary = ops.split(widths, 2, axis=w_axis)
+        m_re, m_im = (ops.convert_to_tensor(m) for m in self._height_matrices)
+        return resize.apply_along_axis(real, m_re, h_axis) - resize.apply_along_axis(
+            imaginary, m_im, h_axis
+        )
+
+    def compute_output_shape(self, input_shape):
+        return _static_output_shape(input_shape, self.axes, self.output_size)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "input_size": list(self.input_size),
+            "strides": list(self.strides),
+            "smoothness": self.smoothness,
+            "cropping": self.cropping,
+            "data_format": self.data_format,
+        }
