@@ -10,6 +10,9 @@ Public API:
 - `resolution_yolov8`: the same detector with a Resolution PANet, trained
   under a hinge cap on PANet complexity (`ResolutionYOLOV8Detector`).
 - `PANetComplexityLogger`: PANet complexity and learned sizes in `logs`.
+- `freeze_detector`: a trained detector with its PANet resolutions fixed
+  (`FrozenYOLOV8Detector`); also what `keras_resolution.freeze` does for
+  detectors once this package is imported.
 """
 
 from detection.backbones import BACKBONES
@@ -20,6 +23,8 @@ from detection.callbacks import PANetComplexityLogger
 from detection.complexity import panet_complexity
 from detection.complexity import panet_conv_layers
 from detection.complexity import panet_layer_complexities
+from detection.freeze import FrozenYOLOV8Detector
+from detection.freeze import freeze_detector
 from detection.panet import PANetHooks
 from detection.panet import apply_path_aggregation_fpn
 from detection.yolov8 import BOUNDING_BOX_FORMATS
