@@ -16,9 +16,11 @@ from keras_resolution.callbacks import SizeRefresh
 from keras_resolution.complexity import ComplexityLayer
 from keras_resolution.complexity import complexity
 from keras_resolution.complexity import complexity_layers
+from keras_resolution.complexity import flops
 from keras_resolution.complexity import full_complexity
 from keras_resolution.complexity import resolution_layers
 from keras_resolution.complexity_definitions import COMPLEXITY_DEFINITIONS
+from keras_resolution.complexity_definitions import parse_complexity_cap
 from keras_resolution.constraints import ScaleBounds
 from keras_resolution.diffstride import DiffStride2D
 from keras_resolution.fixed_layers import AlignToMaxShape
@@ -65,10 +67,12 @@ __all__ = [
     "complexity",
     "complexity_layers",
     "dct_resize",
+    "flops",
     "freeze",
     "full_complexity",
     "gaussian_derivative_basis",
     "is_scale_variable",
+    "parse_complexity_cap",
     "register_freezer",
     "resize_matrix",
     "resolution_layers",

@@ -1,8 +1,18 @@
 """Model complexity: the sum of the complexities of the layers that set a
-feature map's resolution (`ComplexityLayer`)."""
+feature map's resolution (`ComplexityLayer`).
+
+The definitions `"linear"` and `"area"` measure each layer's output sizes
+(`keras_resolution.complexity_definitions`). `"flops"` measures what the
+sizes cost: the multiply-adds of the convolutions each layer feeds, at its
+continuous sizes, plus the Resolution layers' own products (`flops`). All
+three are differentiable in the learned rates, so `QuadraticTarget` and
+`HingeCap` budget any of them.
+"""
 
 import abc
 
+import keras
+import numpy as np
 from keras import ops
 
 from keras_resolution.diffstride import DiffStride2D
@@ -90,8 +100,9 @@ def complexity(model_or_layers, definition="linear"):
 
     Args:
         model_or_layers: A Keras model or layer, or a list of them.
-        definition: `"linear"` (sum of lengths over axes) or `"area"`
-            (product).
+        definition: `"linear"` (sum of lengths over axes), `"area"`
+            (product), or `"flops"` (multiply-adds of the convolutions the
+            layers feed, see `flops`).
 
     Returns:
         Scalar float32 tensor (0 when there is no such layer).
@@ -102,6 +113,8 @@ def complexity(model_or_layers, definition="linear"):
     >>> float(complexity(model, "area"))
     256.0
     """
+    if definition == FLOPS:
+        return flops(model_or_layers)
     total = ops.zeros((), "float32")
     for layer in complexity_layers(model_or_layers):
         # float64 layers give float64 complexities; the total is float32.
@@ -112,7 +125,189 @@ def complexity(model_or_layers, definition="linear"):
 def full_complexity(model_or_layers, definition="linear"):
     """C_full: the complexity with no resizing (every s = 1, every stride
     1), as a Python float."""
+    if definition == FLOPS:
+        return float(ops.convert_to_numpy(flops(model_or_layers, nominal=True)))
     return sum(
         layer.full_complexity(definition)
         for layer in complexity_layers(model_or_layers)
     )
+
+
+# ------------------------------------------------------------------- flops
+#
+# "flops" is a definition of the whole model, not of one layer's sizes: the
+# multiply-adds of every convolution that a `ComplexityLayer` feeds, at the
+# continuous sizes of that layer, plus the Resolution layers' own products.
+# `complexity(model, "flops")` and `full_complexity(model, "flops")` give it,
+# so `QuadraticTarget` and `HingeCap` budget it as they budget the others.
+
+FLOPS = "flops"
+
+# Convolution kernels, by attribute: multiply-adds per output position are
+# the sum of their sizes (a depthwise kernel `(k, k, C_in, m)` and a
+# pointwise one `(1, 1, C_in m, C_out)` alike).
+_KERNEL_ATTRIBUTES = ("kernel", "depthwise_kernel", "pointwise_kernel")
+_CONVOLUTIONS = (
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.DepthwiseConv1D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv1D,
+    keras.layers.SeparableConv2D,
+)
+
+
+def _history(tensor):
+    """(operation, node) that produced a symbolic tensor, or None for an
+    input. Keras 3 keeps this link in the private `_keras_history`, the
+    attribute its own functional models are built from."""
+    history = getattr(tensor, "_keras_history", None)
+    if history is None or history.operation is None:
+        return None
+    operation = history.operation
+    return operation, operation._inbound_nodes[history.node_index]
+
+
+def _feeding_layer(tensor):
+    """The nearest `ComplexityLayer` upstream of `tensor` (breadth first over
+    every branch) and the tensor it produced, or None if none feeds it."""
+    queue, seen = [tensor], set()
+    while queue:
+        current = queue.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        history = _history(current)
+        if history is None:
+            continue
+        operation, node = history
+        if isinstance(operation, ComplexityLayer):
+            return operation, current
+        queue.extend(node.input_tensors)
+    return None
+
+
+def _spatial_sizes(shape, data_format):
+    return list(shape[1:-1] if data_format == "channels_last" else shape[2:])
+
+
+def continuous_lengths(layer, nominal=False):
+    """A `ComplexityLayer`'s output lengths per axis as float32 tensors:
+    continuous and differentiable in what it learns (a Resolution layer's
+    q), or with `nominal=True` its built input sizes (no resizing)."""
+    if nominal:
+        return [ops.convert_to_tensor(float(d), "float32") for d in layer.nominal_input_sizes]
+    if isinstance(layer, ResolutionLayer):
+        sizes = [ops.cast(layer.input_size[i], layer.scale.dtype) for i in range(layer.rank)]
+        return [ops.cast(q, "float32") for q in layer._target_lengths(sizes)]
+    if hasattr(layer, "target_lengths"):
+        return [ops.cast(q, "float32") for q in layer.target_lengths()]
+    return [ops.convert_to_tensor(float(d), "float32") for d in layer.output_sizes]
+
+
+def _resize_products(layer, lengths, nominal):
+    """Multiply-adds of a Resolution layer's per-axis products, one axis
+    after the other as `ResolutionLayer.call` applies them: axis i costs
+    `q_i d_in_i` per position of the other axes (already resized before
+    it) and per channel."""
+    if not isinstance(layer, ResolutionLayer):
+        return ops.zeros((), "float32")
+    channel_axis = 1 if layer.data_format == "channels_first" else -1
+    channels = float(layer._inbound_nodes[0].input_tensors[0].shape[channel_axis])
+    if nominal:
+        inputs = [float(d) for d in layer.nominal_input_sizes]
+    else:
+        inputs = [ops.cast(layer.input_size[i], "float32") for i in range(layer.rank)]
+    current = list(inputs)
+    total = ops.zeros((), "float32")
+    for i, q in enumerate(lengths):
+        others = channels
+        for j, size in enumerate(current):
+            if j != i:
+                others = others * size
+        total = total + q * inputs[i] * others
+        current[i] = q
+    return total
+
+
+def _convolutions(model_or_layers):
+    if isinstance(model_or_layers, (list, tuple)):
+        return [conv for item in model_or_layers for conv in _convolutions(item)]
+    return [
+        layer
+        for layer in model_or_layers._flatten_layers(include_self=True)
+        if isinstance(layer, _CONVOLUTIONS)
+    ]
+
+
+def layer_flops(model, nominal=False):
+    """The "flops" complexity by `ComplexityLayer`: `{layer name: scalar}`.
+
+    Each layer's share is its own products (a Resolution layer's two
+    per-axis matrix products; DiffStride's spectral products are not
+    counted) plus the multiply-adds of every convolution it feeds: a
+    convolution whose input, followed upstream through any layers and
+    branches, reaches this layer first (before any other
+    `ComplexityLayer`). A convolution counts `positions x kernel sizes`
+    multiply-adds per example, its positions being the layer's continuous
+    lengths `q` scaled by the ratio of the convolution's output size to the
+    layer's output size in the built graph (1 behind "same" convolutions,
+    1/2 behind a stride 2, ...), so they follow `q` continuously.
+    Convolutions that no `ComplexityLayer` feeds have a fixed cost and are
+    left out, as fixed layers are from the other definitions.
+
+    Args:
+        model: A functional Keras model (or a list of models).
+        nominal: Lengths at the built input sizes (every scale 1, every
+            stride 1), for `C_full`.
+
+    Returns:
+        `{name: float32 scalar tensor}`, differentiable in the learned
+        rates (unless `nominal`).
+    """
+    layers = complexity_layers(model)
+    lengths = {id(layer): continuous_lengths(layer, nominal) for layer in layers}
+    totals = {
+        id(layer): _resize_products(layer, lengths[id(layer)], nominal) for layer in layers
+    }
+    for conv in _convolutions(model):
+        per_position = sum(
+            int(np.prod(getattr(conv, name).shape))
+            for name in _KERNEL_ATTRIBUTES
+            if getattr(conv, name, None) is not None
+        )
+        for node in conv._inbound_nodes:
+            feeding = _feeding_layer(node.input_tensors[0])
+            if feeding is None or id(feeding[0]) not in totals:
+                continue
+            layer, produced = feeding
+            fed = _spatial_sizes(produced.shape, getattr(layer, "data_format", "channels_last"))
+            out = _spatial_sizes(node.outputs[0].shape, conv.data_format)
+            positions = ops.ones((), "float32")
+            for q, size_fed, size_out in zip(lengths[id(layer)], fed, out):
+                positions = positions * q * (size_out / size_fed)
+            totals[id(layer)] = totals[id(layer)] + positions * float(per_position)
+    return {layer.name: totals[id(layer)] for layer in layers}
+
+
+def flops(model, nominal=False):
+    """The "flops" complexity of `model`: the sum of `layer_flops`.
+
+    Multiply-adds per example (one multiply and one add count once) of
+    every convolution that a `ComplexityLayer` feeds, at its continuous
+    sizes, plus the Resolution layers' own products; differentiable in the
+    scales. `complexity(model, "flops")` is this.
+
+    Example:
+
+    >>> inputs = keras.Input((16, 16, 3))
+    >>> x = ResolutionLayer(0.5)(inputs)
+    >>> model = keras.Model(inputs, keras.layers.Conv2D(4, 3, padding="same")(x))
+    >>> # conv: 8 * 8 positions * 3*3*3*4 = 6912; resize: 8*16*16*3 + 8*16*8*3
+    >>> float(flops(model))
+    16128.0
+    """
+    total = ops.zeros((), "float32")
+    for value in layer_flops(model, nominal).values():
+        total = total + value
+    return total

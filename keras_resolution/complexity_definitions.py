@@ -8,6 +8,11 @@ map become one number.
 
 The lengths may be Python numbers (integer sizes) or tensors (the
 continuous q, differentiable in the scales).
+
+A third definition, `"flops"`, is not a function of one map's lengths: it
+needs the convolutions a layer feeds, so it is computed on the whole model
+by `keras_resolution.complexity(model, "flops")` and is not in this
+registry. `parse_complexity_cap` reads caps such as `"0.8GFLOPs"`.
 """
 
 
@@ -55,3 +60,48 @@ def measure(lengths, definition="linear"):
     (24, 128)
     """
     return COMPLEXITY_DEFINITIONS[check_definition(definition)](list(lengths))
+
+
+# Unit prefixes of a FLOPs cap ("0.8GFLOPs"): multiply-adds per example.
+_FLOPS_PREFIXES = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+
+
+def parse_complexity_cap(text, argument="complexity_cap"):
+    """A complexity cap from its text: a plain number, or multiply-adds
+    with a unit (`"0.8GFLOPs"`, `"750MFLOPs"`, `"2.5e8FLOPs"`).
+
+    Args:
+        text: The cap, a string or a number.
+        argument: The name to give in the error message.
+
+    Returns:
+        `(value, definition)`: the cap as a float > 0, and `"flops"` when a
+        FLOPs unit was given, else None (the cap is in the budget's own
+        definition).
+
+    Example:
+
+    >>> parse_complexity_cap("0.8GFLOPs")
+    (800000000.0, 'flops')
+    >>> parse_complexity_cap("11500")
+    (11500.0, None)
+    """
+    raw = str(text).strip()
+    definition = None
+    if raw.upper().endswith("FLOPS"):
+        number, prefix = raw[:-5], ""
+        if number[-1:].upper() in _FLOPS_PREFIXES and number[-1:].isalpha():
+            number, prefix = number[:-1], number[-1:].upper()
+        raw, definition = number, "flops"
+        scale = _FLOPS_PREFIXES[prefix]
+    else:
+        scale = 1.0
+    try:
+        value = float(raw) * scale
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ValueError(
+            f"`{argument}` must be a number > 0 or FLOPs such as '0.8GFLOPs', got {text!r}."
+        )
+    return value, definition
