@@ -135,8 +135,11 @@ def freeze(model):
             f"registered with register_freezer); got a subclassed {type(model).__name__}."
         )
     try:
-        inputs, outputs = model.input, model.output
-    except (AttributeError, ValueError):
+        if isinstance(model, keras.Sequential):  # Its `input` is the first layer's.
+            inputs, outputs = model.inputs[0], model.outputs[0]
+        else:
+            inputs, outputs = model.input, model.output
+    except (AttributeError, IndexError, TypeError, ValueError):
         raise ValueError(
             f"`model` ({model.name}) has no input yet: build it on a keras.Input."
         ) from None

@@ -291,6 +291,16 @@ def test_a_model_without_learned_resolution_gives_an_equivalent_copy():
     np.testing.assert_array_equal(numpy(frozen(x)), numpy(model(x)))
 
 
+def test_freeze_sequential():
+    model = keras.Sequential(
+        [keras.Input((20, 20, 3)), kr.ResolutionLayer(0.6, name="r"), keras.layers.Conv2D(2, 3)]
+    )
+    x = random((2, 20, 20, 3), seed=9)
+    frozen = kr.freeze(model)
+    assert frozen.get_layer("r").output_size == (12, 12)
+    assert_same_outputs(frozen(x), model(x))
+
+
 # -------------------------------------------------------------- bad input
 
 
@@ -308,6 +318,8 @@ def test_bad_input_raises_one_line_errors_naming_model():
         kr.freeze("model.keras")
     with pytest.raises(ValueError, match="^`model` must be a functional keras.Model"):
         kr.freeze(_Subclassed())
+    with pytest.raises(ValueError, match=r"^`model` \(unbuilt\) has no input yet"):
+        kr.freeze(keras.Sequential([kr.ResolutionLayer(0.5)], name="unbuilt"))
     inputs = keras.Input((None, None, 3))
     dynamic = keras.Model(inputs, kr.ResolutionLayer(0.5)(inputs))
     with pytest.raises(ValueError, match="^`model`: .* freeze needs static spatial sizes"):
