@@ -9,6 +9,9 @@ Public API:
 - `build_backbone`: the supported backbones, offline, with optional weights.
 - `resolution_yolov8`: the same detector with a Resolution PANet, trained
   under a hinge cap on PANet complexity (`ResolutionYOLOV8Detector`).
+- `diffstride_yolov8`: the same detector whose bottom-up downsampling is
+  learned by DiffStride, under the same hinge cap
+  (`DiffStrideYOLOV8Detector`).
 - `PANetComplexityLogger`: PANet complexity and learned sizes in `logs`.
 - `freeze_detector`: a trained detector with its PANet resolutions fixed
   (`FrozenYOLOV8Detector`); also what `keras_resolution.freeze` does for
@@ -25,6 +28,8 @@ from detection.complexity import panet_conv_layers
 from detection.complexity import panet_layer_complexities
 from detection.freeze import FrozenYOLOV8Detector
 from detection.freeze import freeze_detector
+from detection.diffstride import DiffStrideYOLOV8Detector
+from detection.diffstride import diffstride_yolov8
 from detection.panet import PANetHooks
 from detection.panet import apply_path_aggregation_fpn
 from detection.yolov8 import BOUNDING_BOX_FORMATS

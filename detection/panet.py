@@ -7,7 +7,7 @@ order, channel counts and hyperparameters match KerasCV, so with the default
 `PANetHooks()` the network built here is the same architecture as KerasCV's
 (same layers, same weights, same outputs).
 
-What KerasCV does not have are three injection points, collected in
+What KerasCV does not have are four injection points, collected in
 `PANetHooks`:
 
 - `resize(x, name)` is applied in front of every PANet convolution, before
@@ -22,12 +22,17 @@ What KerasCV does not have are three injection points, collected in
 - `output(x, size, name)` is applied to each of the three PANet outputs;
   `size` is the `(height, width)` of the backbone feature of that level,
   i.e. the image size divided by the head stride 8, 16 or 32.
+- `downsample(x, strides, name)`, when given, takes over the striding of
+  the strided convolutions (the bottom-up path's two 3x3 stride-2 convs):
+  the conv runs at stride 1 and `downsample` is applied to its output,
+  before the batch normalization.
 
-All three are the identity by default, which gives the KerasCV baseline. A
-Resolution PANet passes a `ResolutionLayer` as `resize`, a max-shape DCT
-resize as `align`, and a fixed DCT resize to `size` as `output`. The fixed
-x2 upsampling (`ops.repeat`) and the stride-2 convolutions are left as they
-are in KerasCV.
+All four are the identity (no `downsample`) by default, which gives the
+KerasCV baseline. A Resolution PANet passes a `ResolutionLayer` as
+`resize`, a max-shape DCT resize as `align`, and a fixed DCT resize to
+`size` as `output`, and leaves the fixed x2 upsampling (`ops.repeat`) and
+the stride-2 convolutions as they are in KerasCV. A DiffStride PANet
+(`detection.diffstride`) passes a `DiffStride2D` as `downsample`.
 """
 
 import dataclasses
@@ -58,7 +63,8 @@ def _identity_output(x, size, name):
 
 @dataclasses.dataclass(frozen=True)
 class PANetHooks:
-    """Callables injected into the PANet; all default to the identity.
+    """Callables injected into the PANet; the identity by default (no
+    `downsample`).
 
     Args:
         resize: callable `resize(x, name) -> tensor`, applied to the input of
@@ -73,6 +79,12 @@ class PANetHooks:
             of the three PANet outputs. `size` is the `(height, width)` of
             the matching backbone feature (P3, P4 or P5), which the YOLOv8
             head expects back.
+        downsample: optional callable `downsample(x, strides, name) ->
+            tensor`. When given, every strided PANet convolution runs at
+            stride 1 and `downsample` is applied to its output (before the
+            batch normalization), with the conv's `strides` and block
+            `name`; where the official DiffStride ResNet puts its pooling.
+            None (default): the convolutions stride themselves.
         resize_commutes_with_pointwise: declare that `resize` is linear and
             acts on every channel alike (as a Resolution layer does). A 1x1,
             stride-1 convolution without bias is then the same function
@@ -98,6 +110,7 @@ class PANetHooks:
     resize: Callable = _identity_resize
     align: Callable = _identity_align
     output: Callable = _identity_output
+    downsample: Callable = None
     resize_commutes_with_pointwise: bool = False
 
 
@@ -123,7 +136,9 @@ def apply_conv_bn(
             activation layer takes `name` itself).
         hooks: optional `PANetHooks`; `hooks.resize` is applied to `inputs`
             (to the conv's output instead when it commutes with a
-            channel-reducing 1x1 conv, see `PANetHooks`).
+            channel-reducing 1x1 conv, see `PANetHooks`); with
+            `hooks.downsample`, a strided conv runs at stride 1 and
+            `hooks.downsample` does the striding after it.
 
     Returns:
         The activated output tensor.
@@ -135,6 +150,7 @@ def apply_conv_bn(
         and strides == 1
         and filters < inputs.shape[-1]
     )
+    downsample_after_conv = hooks.downsample is not None and strides != 1
     x = inputs if resize_after_conv else hooks.resize(inputs, name)
     if kernel_size > 1:
         x = keras.layers.ZeroPadding2D(
@@ -143,13 +159,15 @@ def apply_conv_bn(
     x = keras.layers.Conv2D(
         filters=filters,
         kernel_size=kernel_size,
-        strides=strides,
+        strides=1 if downsample_after_conv else strides,
         padding="valid",
         use_bias=False,
         name=f"{name}_conv",
     )(x)
     if resize_after_conv:
         x = hooks.resize(x, name)
+    if downsample_after_conv:
+        x = hooks.downsample(x, strides, name)
     x = keras.layers.BatchNormalization(
         momentum=BATCH_NORM_MOMENTUM,
         epsilon=BATCH_NORM_EPSILON,

@@ -5,6 +5,7 @@
     python -m training evaluate runs/detection
     python -m training classify --data embedded-radio --target-budget 0.25
     python -m training sweep table1 --data embedded --seeds 0 1 2
+    python -m training sweep table1 --data embedded --seeds 0 1 2 --diffstride-hinge-weights 1e-3
     python -m training sweep figure3 --seeds 0 1 2
 
 Errors are one line on stderr and exit code 2 (`--debug` shows the
@@ -46,6 +47,7 @@ def _parser(subparsers, name, help_text):
 
 
 def _add_detection_options(parser):
+    from training.detection.config import MODELS
     from training.detection.config import SCALE_STARTS
     from training.detection.config import DetectionConfig
 
@@ -59,10 +61,11 @@ def _add_detection_options(parser):
     add("--train-split", help="split file name under ImageSets/Main")
     add("--eval-split", help="split file name under ImageSets/Main")
     add("--strict", action="store_true", help="stop at the first data problem")
-    add("--model", default=defaults.model, choices=("resolution", "baseline"),
-        help="YOLOv8 with a Resolution PANet, or KerasCV's")
+    add("--model", default=defaults.model, choices=MODELS,
+        help="YOLOv8 with a Resolution PANet, KerasCV's, or with a PANet whose bottom-up "
+             "downsampling is learned by DiffStride")
     add("--hinge-weight", type=float, default=defaults.hinge_weight,
-        help="lambda of the hinge penalty max(0, C_PAN - cap)")
+        help="lambda of the hinge penalty max(0, C_PAN - cap) (resolution, diffstride)")
     add("--complexity-cap", type=float, help="PANet complexity cap (default: the baseline's)")
     add("--image-size", type=int, help="model input side, a multiple of 32")
     add("--epochs", type=int, help="training epochs")
@@ -182,11 +185,14 @@ def build_parser():
     sweep = _parser(commands, "sweep", "the paper's Table 1 or Figure 3 sweep")
     sweeps = sweep.add_subparsers(dest="sweep", required=True, metavar="SWEEP")
     table1 = _parser(sweeps, "table1",
-                     "detection: baseline and Resolution YOLOv8 under the hinge cap")
+                     "detection: baseline, Resolution and DiffStride YOLOv8 under the hinge cap")
     _add_detection_options(table1)
     table1.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed")
     table1.add_argument("--hinge-weights", type=float, nargs="+", default=[0.0, 1e-3, 1e-2],
                         help="lambda of each Resolution model")
+    table1.add_argument("--diffstride-hinge-weights", type=float, nargs="*", default=[],
+                        help="lambda of each DiffStride PANet row; adding them to a sweep "
+                             "directory reuses its finished runs (default: none)")
     table1.add_argument("--sweep-dir", default="runs/table1",
                         help="the same command again continues the sweep there")
     table1.add_argument("--report-only", action="store_true",
@@ -323,7 +329,8 @@ def _sweep(args, verbose):
         from training.detection.table1 import run_table1
 
         return run_table1(_detection_config(args), args.seeds, args.hinge_weights,
-                          args.sweep_dir, verbose=verbose, report_only=args.report_only)
+                          args.sweep_dir, verbose=verbose, report_only=args.report_only,
+                          diffstride_hinge_weights=args.diffstride_hinge_weights)
     from training.classification.figure3 import run_figure3
 
     specs = [spec.strip() for spec in args.data.split(",") if spec.strip()]

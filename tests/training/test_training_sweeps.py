@@ -173,3 +173,96 @@ def test_report_only_tables_the_finished_runs_and_writes_nothing(tmp_path, capsy
         sweeps.run_table1(base, [0, 1, 2], [1e-3], tmp_path, verbose=0, report_only=True)
     # The same older sweep.json is continued, not refused, by a training sweep.
     sweeps.claim_sweep(tmp_path, settings, upgrade=sweeps.upgrade_settings)
+
+
+# ------------------------------------------------------------ DiffStride rows
+def test_plan_adds_the_diffstride_rows_after_the_resolution_ones():
+    runs = sweeps.table1_runs(DetectionConfig(), seeds=[0, 1], hinge_weights=[1e-3],
+                              diffstride_hinge_weights=[0.0, 1e-3])
+    assert [label for label, _ in runs] == 2 * [
+        "baseline", "resolution lambda=0.001", "diffstride lambda=0", "diffstride lambda=0.001"]
+    assert [(c.model, c.hinge_weight, c.seed) for _, c in runs[2:4]] == [
+        ("diffstride", 0.0, 0), ("diffstride", 1e-3, 0)]
+    assert sweeps.run_name("diffstride lambda=0.001", 1) == "diffstride_lambda0.001_seed1"
+    # Without DiffStride rows the plan and the sweep.json are the ones of before.
+    assert sweeps.table1_runs(DetectionConfig(), [0], [1e-3]) == runs[:2]
+    assert set(sweeps.table1_settings(DetectionConfig(), [0], [1e-3])) == {
+        "sweep", "config", "seeds", "hinge_weights"}
+
+
+def test_table_has_the_diffstride_row_with_its_paired_difference():
+    rows = sweeps.summarise({
+        "baseline": [_result(0.4, 2875.0, seed=0), _result(0.6, 2875.0, seed=1)],
+        "resolution lambda=0.001": [_result(0.5, 2800.0, seed=0), _result(0.8, 2900.0, seed=1)],
+        "diffstride lambda=0.001": [_result(0.35, 4000.0, seed=0),
+                                    _result(0.45, 4200.0, seed=1)],
+    })
+    diffstride = rows[2]
+    assert diffstride["map50_diffs"] == pytest.approx([-0.05, -0.15])
+    table = sweeps.format_table1(rows).splitlines()
+    row = next(line for line in table if line.startswith("diffstride lambda=0.001"))
+    # 40.0 +- 7.1 (std of 0.35, 0.45); complexity 4,100 +- 141; difference
+    # -10 points, half-width t_{0.975,1} * 7.071 / sqrt(2) = 63.5.
+    assert "40.0% +- 7.1" in row and "4,100 +- 141" in row and "-10.0 [-73.5, +53.5]" in row
+    assert len(table) == 5  # header, rule, three models
+
+
+def _fake_training(trained):
+    """`train_detection` that records what it trains and finishes at once;
+    a finished run returns its stored results, as the run loop does."""
+    def fake_train(config, run_dir, resume=False, verbose=1):
+        run = RunDirectory(run_dir)
+        if resume:
+            assert run.read_state().finished
+            return json.loads(run.results_json.read_text())
+        trained.append((config.model, config.hinge_weight, config.seed))
+        run.claim({"experiment": "detection", "config": dataclasses.asdict(config)})
+        result = _result({"baseline": 0.4, "resolution": 0.45, "diffstride": 0.35}[config.model]
+                         + 0.1 * config.seed, 2875.0, 0.1)
+        run.results_json.write_text(json.dumps(result))
+        run.write_state(RunState(epochs_done=1, finished=True))
+        return result
+
+    return fake_train
+
+
+def test_adding_diffstride_rows_to_a_sweep_reuses_its_finished_runs(tmp_path, monkeypatch):
+    trained = []
+    monkeypatch.setattr("training.detection.job.train_detection", _fake_training(trained))
+    base = DetectionConfig()
+    # A sweep of the current settings, run by the default command, whose
+    # sweep.json predates `scale_start` too (as an older run would).
+    sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0)
+    assert len(trained) == 4
+    older = json.loads((tmp_path / "sweep.json").read_text())
+    del older["config"]["scale_start"]
+    (tmp_path / "sweep.json").write_text(json.dumps(older))
+    grown = sweeps.table1_settings(base, [0, 1], [1e-3], [1e-3])
+    # claim_sweep accepts the stored sweep as an upgrade to the grown one.
+    sweeps.claim_sweep(tmp_path, grown,
+                       upgrade=lambda stored: sweeps.upgrade_settings(stored, grown))
+    assert sweeps.upgrade_settings(older, grown) == grown
+    assert sweeps.upgrade_settings(older) != grown  # without the request: the old sweep
+
+    rows = sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0,
+                             diffstride_hinge_weights=[1e-3])
+    assert trained[4:] == [("diffstride", 1e-3, 0), ("diffstride", 1e-3, 1)]  # only the new row
+    assert [row["model"] for row in rows] == [
+        "baseline", "resolution lambda=0.001", "diffstride lambda=0.001"]
+    assert rows[2]["map50_diffs"] == pytest.approx([-0.05, -0.05])
+    assert "diffstride lambda=0.001" in (tmp_path / "table1.txt").read_text()
+    assert json.loads((tmp_path / "sweep.json").read_text()) == grown  # the rows are recorded
+    # The same command again trains nothing; more DiffStride rows grow it again.
+    assert sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0,
+                             diffstride_hinge_weights=[1e-3]) == rows
+    assert len(trained) == 6
+    report = sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0, report_only=True,
+                               diffstride_hinge_weights=[1e-3])
+    assert report == rows
+    # Dropping the recorded rows, or changing anything else, is another sweep.
+    with pytest.raises(FileExistsError, match="other settings"):
+        sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0)
+    with pytest.raises(FileExistsError, match="other settings"):
+        sweeps.run_table1(base, [0, 1], [1e-2], tmp_path, verbose=0,
+                          diffstride_hinge_weights=[1e-3, 1e-2])
+    assert len(trained) == 6

@@ -24,7 +24,7 @@ import math
 
 from training.common import validators
 
-MODELS = ("baseline", "resolution")
+MODELS = ("baseline", "resolution", "diffstride")
 # `detection.SCALE_STARTS`, without importing KerasCV to parse options.
 SCALE_STARTS = ("one", "mid-cell")
 
@@ -59,8 +59,10 @@ class DetectionConfig:
 
     Attributes:
         data: `embedded`, `voc2007` or a VOCdevkit directory.
-        model: `resolution` or `baseline`.
-        hinge_weight: lambda of the hinge penalty max(0, C_PAN - cap).
+        model: `resolution`, `baseline` or `diffstride` (the bottom-up
+            downsampling learned by DiffStride, `detection.diffstride_yolov8`).
+        hinge_weight: lambda of the hinge penalty max(0, C_PAN - cap)
+            (Resolution and DiffStride PANets).
         complexity_cap: PANet complexity cap (None: the baseline's).
         epochs, image_size, batch_size: Training length, input side, batch.
         learning_rate, final_learning_rate: First and last piece of the
@@ -77,8 +79,8 @@ class DetectionConfig:
         taper: Taper length of the Resolution layers (paper: 4).
         scale_start: `one` (the paper: s = 1) or `mid-cell` (each scale
             half a cell below the ceil boundary; `detection.SCALE_STARTS`).
-        scale_learning_rate_factor: The scales' learning rate over the
-            weights'.
+        scale_learning_rate_factor: The scales' (and DiffStride strides')
+            learning rate over the weights'.
         warmup_epochs: Epochs of linear learning-rate warmup (0: none).
         ema_momentum: Momentum of the moving average of the weights that is
             evaluated and saved (0: no average).

@@ -1,5 +1,5 @@
-"""The detection experiment: YOLOv8 (baseline or Resolution PANet) on VOC or
-the embedded data, trained by the one run loop and evaluated by mAP@0.5.
+"""The detection experiment: YOLOv8 (baseline, Resolution or DiffStride PANet)
+on VOC or the embedded data, trained by the one run loop and evaluated by mAP@0.5.
 
 `train_detection(config, run_dir)` runs it; `evaluate_run(run_dir)`
 evaluates a run's checkpoint again in a fresh process. What the run loop
@@ -76,7 +76,8 @@ class DetectionExperiment(Experiment):
         )
 
     def build_model(self):
-        """The baseline or Resolution YOLOv8, compiled with the run's optimizer."""
+        """The baseline, Resolution or DiffStride YOLOv8, compiled with the
+        run's optimizer."""
         import detection
 
         config = self.config
@@ -95,6 +96,12 @@ class DetectionExperiment(Experiment):
                 warnings.simplefilter("error", detection.PretrainedWeightsUnavailableWarning)
             if config.model == "baseline":
                 model = detection.baseline_yolov8(**common)
+            elif config.model == "diffstride":
+                model = detection.diffstride_yolov8(
+                    **common,
+                    complexity_cap=config.complexity_cap,
+                    hinge_weight=config.hinge_weight,
+                )
             else:
                 model = detection.resolution_yolov8(
                     **common,

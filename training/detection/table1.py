@@ -1,11 +1,18 @@
 """The paper's Table 1 sweep: baseline and resolution models under a PANet
-complexity cap with several hinge weights, over seeds, as one table.
+complexity cap with several hinge weights, and optionally DiffStride PANets
+(the paper's "unable to upsample" row) under the same cap, over seeds, as one
+table.
 
 Every (model, seed) is a detection run of its own, `SWEEP_DIR/<model>_seed<N>/`.
 The table reports, per model, the mean, sample std and 95% Student-t
 interval over seeds of mAP@0.5 and of PANet complexity, and for each
-Resolution model the paired difference of mAP@0.5 from the baseline over
-the seeds both ran, with its 95% interval (`training.common.statistics`):
+Resolution or DiffStride model the paired difference of mAP@0.5 from the
+baseline over the seeds both ran, with its 95% interval
+(`training.common.statistics`).
+
+DiffStride rows can be added to a sweep directory later: the same command
+with `diffstride_hinge_weights` continues it, reusing every finished run, and
+its sweep.json then records them (`upgrade_settings`). The directory:
 
     SWEEP_DIR/
         sweep.json      the sweep's settings
@@ -16,6 +23,7 @@ the seeds both ran, with its 95% interval (`training.common.statistics`):
 """
 
 import dataclasses
+import functools
 import json
 import pathlib
 
@@ -35,15 +43,31 @@ from training.detection.config import DetectionConfig
 from training.detection.config import config_of_run
 
 
-def table1_runs(base_config, seeds, hinge_weights):
-    """(label, config) of every run of the sweep, baseline first."""
+def table1_runs(base_config, seeds, hinge_weights, diffstride_hinge_weights=()):
+    """(label, config) of every run of the sweep: per seed the baseline, the
+    Resolution models, then the DiffStride models."""
     runs = []
     for seed in seeds:
         runs.append(("baseline", dataclasses.replace(base_config, model="baseline", seed=seed)))
-        for weight in hinge_weights:
-            runs.append((f"resolution lambda={weight:g}", dataclasses.replace(
-                base_config, model="resolution", hinge_weight=weight, seed=seed)))
+        for model, weights in (("resolution", hinge_weights),
+                               ("diffstride", diffstride_hinge_weights)):
+            for weight in weights:
+                runs.append((f"{model} lambda={weight:g}", dataclasses.replace(
+                    base_config, model=model, hinge_weight=weight, seed=seed)))
     return runs
+
+
+DIFFSTRIDE_ROWS = "diffstride_hinge_weights"  # the sweep.json key of the DiffStride rows
+
+
+def table1_settings(base_config, seeds, hinge_weights, diffstride_hinge_weights=()):
+    """The sweep.json of a sweep; without DiffStride rows exactly as before
+    they existed, so that the same command continues an older sweep."""
+    settings = {"sweep": "table1", "config": dataclasses.asdict(base_config),
+                "seeds": list(seeds), "hinge_weights": list(hinge_weights)}
+    if diffstride_hinge_weights:
+        settings[DIFFSTRIDE_ROWS] = list(diffstride_hinge_weights)
+    return json.loads(json.dumps(settings, default=str))
 
 
 def run_name(label, seed):
@@ -123,10 +147,34 @@ def summarise(results_by_label, baseline=BASELINE):
     return rows
 
 
-def upgrade_settings(stored):
+def upgrade_settings(stored, requested=None):
     """A stored sweep.json with the config fields added since it was
-    written, at the values its runs used (`config_of_run`)."""
-    return {**stored, "config": dataclasses.asdict(config_of_run(stored["config"]))}
+    written, at the values its runs used (`config_of_run`).
+
+    Args:
+        stored: The sweep.json dict.
+        requested: The settings of the sweep now asked for
+            (`table1_settings`), or None. When they equal the stored sweep's
+            but add DiffStride rows to it (keeping the ones it has), they
+            are returned: the sweep grows by those rows, and every run it
+            holds stays one of its runs.
+
+    Returns:
+        The settings the stored sweep is equivalent to.
+    """
+    upgraded = {**stored, "config": dataclasses.asdict(config_of_run(stored["config"]))}
+    upgraded = json.loads(json.dumps(upgraded, default=str))
+    if requested is None:
+        return upgraded
+    requested = json.loads(json.dumps(requested, default=str))
+
+    def without_diffstride(settings):
+        return {key: value for key, value in settings.items() if key != DIFFSTRIDE_ROWS}
+
+    kept = set(upgraded.get(DIFFSTRIDE_ROWS, [])) <= set(requested.get(DIFFSTRIDE_ROWS, []))
+    if kept and without_diffstride(upgraded) == without_diffstride(requested):
+        return requested
+    return upgraded
 
 
 def report_table1(settings, sweep_dir):
@@ -139,11 +187,13 @@ def report_table1(settings, sweep_dir):
     path = sweep_dir / "sweep.json"
     if not path.exists():
         raise FileNotFoundError(f"{sweep_dir}: no sweep there ({path} is missing).")
-    if upgrade_settings(read_json(path)) != json.loads(json.dumps(settings, default=str)):
+    settings = json.loads(json.dumps(settings, default=str))
+    if upgrade_settings(read_json(path), settings) != settings:
         raise ValueError(f"{path} holds a sweep with other settings than these options.")
     base = DetectionConfig(**settings["config"])
     results_by_label, missing = {}, []
-    for label, config in table1_runs(base, settings["seeds"], settings["hinge_weights"]):
+    for label, config in table1_runs(base, settings["seeds"], settings["hinge_weights"],
+                                     settings.get(DIFFSTRIDE_ROWS, ())):
         run = RunDirectory(sweep_dir / run_name(label, config.seed))
         if run.results_json.exists() and run.read_state().finished:
             results = {**read_json(run.results_json), "seed": config.seed}
@@ -207,7 +257,8 @@ def format_table1(rows):
     return format_table(cells, columns + [key.replace("ap50_", "AP ") for key in bands])
 
 
-def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_only=False):
+def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_only=False,
+               diffstride_hinge_weights=()):
     """Trains every run of the sweep (reusing finished runs and resuming an
     interrupted one), then prints and saves the table and its plot.
 
@@ -220,6 +271,9 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_o
         verbose: Progress of each run (1) or silence (0).
         report_only: Train nothing and write nothing: print the table of
             the runs of this sweep that have finished so far.
+        diffstride_hinge_weights: lambda of each DiffStride PANet row
+            (none by default). Adding rows to an existing sweep keeps its
+            finished runs and records the rows in its sweep.json.
 
     Returns:
         The rows of `summarise` (also in `table1.json` unless `report_only`).
@@ -228,13 +282,18 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_o
     from training.detection.plots import plot_table1
 
     sweep_dir = pathlib.Path(sweep_dir)
-    settings = {"sweep": "table1", "config": dataclasses.asdict(base_config),
-                "seeds": list(seeds), "hinge_weights": list(hinge_weights)}
+    settings = table1_settings(base_config, seeds, hinge_weights, diffstride_hinge_weights)
     if report_only:
         return report_table1(settings, sweep_dir)
-    claim_sweep(sweep_dir, settings, upgrade=upgrade_settings)
+    path = sweep_dir / "sweep.json"
+    stored = read_json(path) if path.exists() else None
+    claim_sweep(sweep_dir, settings, upgrade=functools.partial(upgrade_settings,
+                                                               requested=settings))
+    if stored is not None and upgrade_settings(stored) != settings:
+        atomic_write_json(path, settings)  # The sweep grew by DiffStride rows.
     results_by_label = {}
-    for label, config in table1_runs(base_config, seeds, hinge_weights):
+    for label, config in table1_runs(base_config, seeds, hinge_weights,
+                                     diffstride_hinge_weights):
         run_dir = sweep_dir / run_name(label, config.seed)
         results = train_detection(config, run_dir, resume=RunDirectory(run_dir).holds_run(),
                                   verbose=verbose)
