@@ -16,6 +16,7 @@ import numpy as np
 from keras import ops
 
 from keras_resolution.diffstride import DiffStride2D
+from keras_resolution.fixed_layers import DCTResize
 from keras_resolution.layer import ResolutionLayer
 from keras_resolution.safe_subsample import SafeSubsample
 from keras_resolution.spectral_pooling import FixedSpectralPooling2D
@@ -170,7 +171,8 @@ def _history(tensor):
 
 def _feeding_layer(tensor):
     """The nearest `ComplexityLayer` upstream of `tensor` (breadth first over
-    every branch) and the tensor it produced, or None if none feeds it."""
+    every branch, not through a `DCTResize`, whose output size is fixed) and
+    the tensor it produced, or None if none feeds it."""
     queue, seen = [tensor], set()
     while queue:
         current = queue.pop(0)
@@ -183,6 +185,8 @@ def _feeding_layer(tensor):
         operation, node = history
         if isinstance(operation, ComplexityLayer):
             return operation, current
+        if isinstance(operation, DCTResize):
+            continue  # A fixed target size: what follows no longer depends on q.
         queue.extend(node.input_tensors)
     return None
 
@@ -248,7 +252,8 @@ def layer_flops(model, nominal=False):
     counted) plus the multiply-adds of every convolution it feeds: a
     convolution whose input, followed upstream through any layers and
     branches, reaches this layer first (before any other
-    `ComplexityLayer`). A convolution counts `positions x kernel sizes`
+    `ComplexityLayer`, and not across a `DCTResize`, behind which sizes are
+    fixed again). A convolution counts `positions x kernel sizes`
     multiply-adds per example, its positions being the layer's continuous
     lengths `q` scaled by the ratio of the convolution's output size to the
     layer's output size in the built graph (1 behind "same" convolutions,

@@ -159,3 +159,14 @@ def test_resnet18_flops_equal_a_count_from_its_architecture():
     model(np.zeros((1, 32, 32, 3), "float32"))  # Input sizes 32, 16, ceil(11.2) = 12.
     expected = resnet18_count(4, (32, 16, 12), (0.5, 0.7, 0.6))
     assert float(kr.complexity(model, "flops")) == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_convolution_behind_a_fixed_resize_is_not_counted():
+    inputs = keras.Input((16, 16, 3))
+    x = kr.ResolutionLayer(0.5, name="r")(inputs)
+    fed = keras.layers.Conv2D(2, 1, name="fed")(x)
+    back = kr.DCTResize((16, 16))(fed)  # Fixed size again: a fixed cost.
+    outputs = keras.layers.Conv2D(2, 3, padding="same", name="fixed")(back)
+    model = keras.Model(inputs, outputs)
+    # r: 8*16*16*3 + 8*16*8*3 = 9216; fed: 8*8 positions * 1*1*3*2 = 384.
+    assert float(kr.complexity(model, "flops")) == 9216.0 + 384.0
