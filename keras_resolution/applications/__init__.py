@@ -6,15 +6,22 @@ model under a complexity target or as its fixed baseline.
   target_budget)`: the entry point, for `"resnet18"` (32x32 images) and
   `"radio_cnn"` (I/Q frames), with `transform` `"dct"`, `"dft"` or
   `"fixed"` (the baseline);
-* `resnet18_layers`, `radio_cnn_layers`: the same networks from a symbolic
-  input, for use inside another model;
+* `build_spectral_classifier(method, input_shape, num_classes,
+  target_budget)`: the comparators, the ResNet-18 of the official DiffStride
+  code with `method` `"diffstride"`, `"spectral"` (fixed spectral pooling)
+  or `"hybrid"` (DiffStride plus spectral pooling before global average
+  pooling, or before the final BN/ReLU); `spectral_budget_reference` gives
+  their C_full;
+* `resnet18_layers`, `radio_cnn_layers`, `spectral_resnet18_layers`: the
+  same networks from a symbolic input, for use inside another model;
 * `budget_reference`: an architecture's C_base (its baseline's complexity)
   and C_full; `site_sizes` and `size_complexity`: the sizes and the
   complexity at a classifier's resize sites;
 * `MeanVariancePooling1D`: the radio CNN's pooling layer.
 
-The modules: `classifiers` (build_classifier, budget_reference), `resnet18`,
-`radio_cnn`, and `sites` (the resize sites both architectures share).
+The modules: `classifiers` (build_classifier, build_spectral_classifier,
+the budget references), `resnet18`, `radio_cnn`, `spectral_resnet18`, and
+`sites` (the resize sites every architecture shares).
 
 Example:
 
@@ -25,19 +32,27 @@ Example:
 from keras_resolution.applications.classifiers import ARCHITECTURES
 from keras_resolution.applications.classifiers import budget_reference
 from keras_resolution.applications.classifiers import build_classifier
+from keras_resolution.applications.classifiers import build_spectral_classifier
+from keras_resolution.applications.classifiers import spectral_budget_reference
 from keras_resolution.applications.radio_cnn import MeanVariancePooling1D
 from keras_resolution.applications.radio_cnn import radio_cnn_layers
 from keras_resolution.applications.resnet18 import resnet18_layers
 from keras_resolution.applications.sites import site_sizes
 from keras_resolution.applications.sites import size_complexity
+from keras_resolution.applications.spectral_resnet18 import SPECTRAL_METHODS
+from keras_resolution.applications.spectral_resnet18 import spectral_resnet18_layers
 
 __all__ = [
     "ARCHITECTURES",
     "MeanVariancePooling1D",
+    "SPECTRAL_METHODS",
     "budget_reference",
     "build_classifier",
+    "build_spectral_classifier",
     "radio_cnn_layers",
     "resnet18_layers",
     "site_sizes",
     "size_complexity",
+    "spectral_budget_reference",
+    "spectral_resnet18_layers",
 ]

@@ -14,11 +14,20 @@ Both fixed baselines carry a pass-through `Identity` layer named
 measures the baseline's complexity at the same sites from its fixed
 feature-map sizes (`keras_resolution.applications.sites`).
 
-`build_classifier` is the single entry point used by the training job: it
+`build_classifier` is the entry point used by the training job: it
 returns a `keras_resolution.ResolutionModel` trained under the quadratic
 target `lambda * (C / C_full - p*)^2`, or a plain `keras.Model` for the
 transform `"fixed"`. `budget_reference` gives an architecture's C_base and
 C_full.
+
+`build_spectral_classifier` builds the comparators of issue 11 on the same
+terms: the ResNet-18 of the official DiffStride code with DiffStride,
+fixed spectral pooling or the hybrid of both
+(`keras_resolution.applications.spectral_resnet18`). The methods with a
+learned rate (DiffStride's strides) are `ResolutionModel`s under the same
+quadratic target, where C and C_full are the sum over their DiffStride and
+spectral-pooling layers (`keras_resolution.complexity`); the fixed spectral
+pooling model is a plain `keras.Model`.
 
 This module also re-exports the names it held before the architectures
 moved to their own modules, so `from keras_resolution.applications.
@@ -39,8 +48,12 @@ from keras_resolution.applications.sites import check_transform
 from keras_resolution.applications.sites import fixed_complexity
 from keras_resolution.applications.sites import site_sizes
 from keras_resolution.applications.sites import size_complexity
+from keras_resolution.applications.spectral_resnet18 import SPECTRAL_METHODS
+from keras_resolution.applications.spectral_resnet18 import check_spectral_method
+from keras_resolution.applications.spectral_resnet18 import spectral_resnet18_layers
 from keras_resolution.budgets import QuadraticTarget
 from keras_resolution.budgets import ResolutionModel
+from keras_resolution.complexity import full_complexity
 
 __all__ = [
     "ARCHITECTURES",
@@ -48,14 +61,18 @@ __all__ = [
     "FIXED_SUFFIX",
     "MeanVariancePooling1D",
     "RESOLUTION_SUFFIX",
+    "SPECTRAL_METHODS",
     "budget_reference",
     "build_classifier",
+    "build_spectral_classifier",
     "check_transform",
     "fixed_complexity",
     "radio_cnn_layers",
     "resnet18_layers",
     "site_sizes",
     "size_complexity",
+    "spectral_budget_reference",
+    "spectral_resnet18_layers",
 ]
 
 ARCHITECTURES = ("resnet18", "radio_cnn")
@@ -172,3 +189,102 @@ def budget_reference(
         float(twin.complexity_full),
         site_sizes(fixed),
     )
+
+
+def build_spectral_classifier(
+    method,
+    input_shape,
+    num_classes,
+    target_budget=None,
+    penalty_weight=100.0,
+    complexity_definition="linear",
+    width=64,
+    spectral_position="pre_gap",
+    smoothness=4.0,
+):
+    """Builds the DiffStride, spectral-pooling or hybrid ResNet-18.
+
+    Args:
+        method: `"diffstride"`, `"spectral"` or `"hybrid"`
+            (`keras_resolution.applications.spectral_resnet18`).
+        input_shape: Image shape without the batch axis, e.g. `(32, 32, 3)`.
+        num_classes: Number of classes.
+        target_budget: p* in (0, 1], the target fraction of C_full; required
+            for the methods with learned strides (`"diffstride"`,
+            `"hybrid"`), ignored by `"spectral"`.
+        penalty_weight: lambda of the quadratic target.
+        complexity_definition: `"linear"` or `"area"`.
+        width: Channels of the stem and of stage 1 (official: 64).
+        spectral_position: The hybrid's spectral pooling: `"pre_gap"`
+            (the paper) or `"pre_bn"`.
+        smoothness: Ramp length R of the DiffStride layers (official: 4).
+
+    Returns:
+        A `keras_resolution.ResolutionModel` (`"diffstride"`, `"hybrid"`)
+        or a `keras.Model` (`"spectral"`), uncompiled, with softmax
+        outputs.
+
+    Example:
+
+    >>> model = build_spectral_classifier("diffstride", (32, 32, 3), 10, 0.5, width=4)
+    >>> site_sizes(model)["stage4"]
+    (18, 18)
+    """
+    method, spectral_position = check_spectral_method(method, spectral_position)
+    if int(num_classes) != num_classes or num_classes < 2:
+        raise ValueError(f"`num_classes` must be an integer >= 2, got {num_classes!r}.")
+    if len(input_shape) != 3:
+        raise ValueError(
+            f"`input_shape` must be (height, width, channels) for the {method} ResNet-18, "
+            f"got {tuple(input_shape)}."
+        )
+    inputs = keras.Input(tuple(input_shape), name="inputs")
+    outputs = spectral_resnet18_layers(
+        inputs, int(num_classes), method, width=width,
+        spectral_position=spectral_position, smoothness=smoothness,
+    )  # fmt: skip
+    name = f"resnet18_{method}" + ("_pre_bn" if method == "hybrid" and
+                                   spectral_position == "pre_bn" else "")
+    if method == "spectral":
+        return keras.Model(inputs, outputs, name=name)
+    return ResolutionModel(
+        inputs,
+        outputs,
+        penalty=QuadraticTarget(target_budget, weight=penalty_weight),
+        complexity_definition=complexity_definition,
+        name=name,
+    )
+
+
+@functools.lru_cache(maxsize=16)
+def spectral_budget_reference(
+    method, input_shape, num_classes, complexity_definition="linear", **kwargs
+):
+    """C_full and the initial site sizes of a `build_spectral_classifier` model.
+
+    C_full is the sum over its DiffStride and spectral-pooling layers of
+    their built input sizes (`keras_resolution.full_complexity`), so it
+    follows the sizes at initialisation (e.g. 64 + 64 + 48 + 40 = 216 with
+    the linear definition for the DiffStride ResNet-18 on 32x32 images).
+    Built once per set of arguments (`input_shape` must be a tuple).
+
+    Args:
+        method, input_shape, num_classes: As for `build_spectral_classifier`.
+        complexity_definition: `"linear"` or `"area"`.
+        **kwargs: Other `build_spectral_classifier` arguments (`width`,
+            `spectral_position`, `smoothness`).
+
+    Returns:
+        `(c_full, sizes)`: a Python float and `{site: sizes}` at
+        initialisation.
+
+    Example:
+
+    >>> spectral_budget_reference("diffstride", (32, 32, 3), 10, width=4)[0]
+    216.0
+    """
+    model = build_spectral_classifier(
+        method, input_shape, num_classes, target_budget=1.0,
+        complexity_definition=complexity_definition, **kwargs,
+    )  # fmt: skip
+    return float(full_complexity(model, complexity_definition)), site_sizes(model)

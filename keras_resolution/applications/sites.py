@@ -3,7 +3,9 @@
 Each classifier of `keras_resolution.applications` resizes at named sites.
 A Resolution model has a `ResolutionLayer` named `<site>_resolution` at each
 site; its fixed baseline has a pass-through `Identity` layer named
-`<site>_fixed` at the same place. Both can then be measured the same way:
+`<site>_fixed` at the same place. The DiffStride, spectral-pooling and
+hybrid ResNet-18s (`spectral_resnet18`) name theirs `<site>_diffstride`
+and `<site>_spectral`. All can then be measured the same way:
 `site_sizes` reads the spatial sizes at every site, and `size_complexity`
 turns them into a complexity (for a baseline, the paper's C_base).
 """
@@ -18,6 +20,10 @@ from keras_resolution.transforms import TRANSFORMS
 FIXED = "fixed"
 FIXED_SUFFIX = "_fixed"
 RESOLUTION_SUFFIX = "_resolution"
+DIFFSTRIDE_SUFFIX = "_diffstride"
+SPECTRAL_SUFFIX = "_spectral"
+# Sites whose layer reports its own `output_sizes` (a `ComplexityLayer`).
+_MEASURED_SUFFIXES = (RESOLUTION_SUFFIX, DIFFSTRIDE_SUFFIX, SPECTRAL_SUFFIX)
 
 
 def check_transform(transform):
@@ -61,8 +67,9 @@ def resize_site(x, name, transform, resolution_kwargs):
 def site_sizes(model):
     """`{site: spatial output sizes}` of a classifier's resize sites.
 
-    For a Resolution model these are the current learned sizes; for a
-    baseline, its fixed sizes.
+    For a Resolution or DiffStride model these are the current learned
+    sizes (for the last input size each layer saw); for a baseline, its
+    fixed sizes.
 
     Args:
         model: A classifier from `build_classifier`.
@@ -74,8 +81,10 @@ def site_sizes(model):
     for layer in model.layers:
         if layer.name.endswith(FIXED_SUFFIX):
             sizes[layer.name[: -len(FIXED_SUFFIX)]] = tuple(layer.output.shape[1:-1])
-        elif layer.name.endswith(RESOLUTION_SUFFIX):
-            sizes[layer.name[: -len(RESOLUTION_SUFFIX)]] = tuple(layer.output_sizes)
+        else:
+            for suffix in _MEASURED_SUFFIXES:
+                if layer.name.endswith(suffix):
+                    sizes[layer.name[: -len(suffix)]] = tuple(int(d) for d in layer.output_sizes)
     return sizes
 
 

@@ -14,6 +14,7 @@ from keras_resolution.applications import classifiers
 from keras_resolution.applications import radio_cnn
 from keras_resolution.applications import resnet18
 from keras_resolution.applications import sites
+from keras_resolution.applications import spectral_resnet18
 
 # Every name `applications.classifiers` held before the architectures got
 # modules of their own; the training job and others import them from there.
@@ -23,17 +24,24 @@ CLASSIFIERS_NAMES = (
     "check_transform", "fixed_complexity", "radio_cnn_layers",
     "resnet18_layers", "site_sizes", "size_complexity",
 )  # fmt: skip
+# Added with the comparators of issue 11.
+SPECTRAL_NAMES = (
+    "SPECTRAL_METHODS", "build_spectral_classifier", "spectral_budget_reference",
+    "spectral_resnet18_layers",
+)  # fmt: skip
 
 
 def test_public_names():
     assert applications.__all__ == [
-        "ARCHITECTURES", "MeanVariancePooling1D", "budget_reference",
-        "build_classifier", "radio_cnn_layers", "resnet18_layers",
-        "site_sizes", "size_complexity",
+        "ARCHITECTURES", "MeanVariancePooling1D", "SPECTRAL_METHODS", "budget_reference",
+        "build_classifier", "build_spectral_classifier", "radio_cnn_layers",
+        "resnet18_layers", "site_sizes", "size_complexity", "spectral_budget_reference",
+        "spectral_resnet18_layers",
     ]  # fmt: skip
     for name in applications.__all__:
         assert getattr(applications, name) is getattr(classifiers, name), name
-    assert set(CLASSIFIERS_NAMES) == set(classifiers.__all__)
+    assert set(CLASSIFIERS_NAMES + SPECTRAL_NAMES) == set(classifiers.__all__)
+    assert classifiers.spectral_resnet18_layers is spectral_resnet18.spectral_resnet18_layers
     assert classifiers.resnet18_layers is resnet18.resnet18_layers
     assert classifiers.radio_cnn_layers is radio_cnn.radio_cnn_layers
     assert classifiers.MeanVariancePooling1D is radio_cnn.MeanVariancePooling1D
@@ -43,7 +51,7 @@ def test_public_names():
 
 
 def test_modules_have_docstrings():
-    for module in (applications, classifiers, radio_cnn, resnet18, sites):
+    for module in (applications, classifiers, radio_cnn, resnet18, sites, spectral_resnet18):
         assert module.__doc__ and len(module.__doc__.split()) > 20, module.__name__
 
 
