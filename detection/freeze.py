@@ -9,13 +9,16 @@ was built, through the PANet's hooks (`detection.panet.PANetHooks`), by
 
 * `resize`: a `keras_resolution.FrozenResolutionLayer` at the learned scale
   of the block's Resolution layer, for the (static) size it receives;
+* `downsample` (for a DiffStride PANet): a
+  `keras_resolution.FrozenDiffStride2D` at the strides of the block's
+  `DiffStride2D`;
 * `align`: `AlignToMaxShape` only where the branches' sizes differ;
 * `output`: `DCTResize` only where a PANet output is not at the head's size.
 
-Its config holds the learned scales, so a `.keras` file of a frozen
-detector rebuilds the same graph. `freeze_detector` builds one from a
-trained `ResolutionYOLOV8Detector` (or a baseline, which has no scales) and
-copies every weight; importing `detection` registers it with
+Its config holds the learned scales and strides, so a `.keras` file of a
+frozen detector rebuilds the same graph. `freeze_detector` builds one from
+a trained `ResolutionYOLOV8Detector` or `DiffStrideYOLOV8Detector` (or a
+baseline, which has neither) and copies every weight; importing `detection` registers it with
 `keras_resolution.register_freezer`, so `keras_resolution.freeze` works on
 detectors too.
 """
@@ -24,6 +27,7 @@ import keras
 from keras import ops
 
 import keras_resolution
+from detection.diffstride import DiffStrideYOLOV8Detector
 from detection.panet import PANetHooks
 from detection.resolution import ResolutionYOLOV8Detector
 from detection.yolov8 import PANetYOLOV8Detector
@@ -37,7 +41,7 @@ def _copy(obj):
 @keras.saving.register_keras_serializable(package="detection")
 class FrozenYOLOV8Detector(PANetYOLOV8Detector):
     """A YOLOv8 detector whose PANet resizes are fixed: the deployable form
-    of a `ResolutionYOLOV8Detector`.
+    of a `ResolutionYOLOV8Detector` or a `DiffStrideYOLOV8Detector`.
 
     Every PANet convolution listed in `panet_scales` has a
     `keras_resolution.FrozenResolutionLayer` in front of it (behind it for
@@ -45,7 +49,9 @@ class FrozenYOLOV8Detector(PANetYOLOV8Detector):
     scale and at the size the block receives; concatenations and residual
     additions align their branches only where the sizes differ, and the
     PANet outputs are DCT-resized only where they are not at the head's
-    strides. With `panet_scales={}` it is the baseline detector.
+    strides. With `panet_strides`, the strided convolutions run at stride 1
+    followed by a `keras_resolution.FrozenDiffStride2D`, as in the DiffStride
+    PANet. With neither it is the baseline detector.
 
     Args:
         backbone, num_classes, bounding_box_format, fpn_depth,
@@ -53,6 +59,13 @@ class FrozenYOLOV8Detector(PANetYOLOV8Detector):
         panet_scales: `{conv block name: [s_h, s_w]}`, the learned scales
             of the Resolution layers in front of those PANet convolutions
             (`ResolutionYOLOV8Detector.panet_blocks`).
+        panet_strides: `{conv block name: [S_h, S_w]}` for a DiffStride
+            PANet: every strided PANet convolution runs at stride 1 and is
+            followed by a `FrozenDiffStride2D` at these strides (the ones
+            its `DiffStride2D` used, `effective_strides`), so every strided
+            block must be listed. None or `{}`: the convolutions stride
+            themselves.
+        smoothness: Ramp length `R` of those DiffStride layers.
         transform: `"dct"` or `"dft"`, as the Resolution layers had.
         taper: Their taper length.
         gradient: Their `gradient` mode (it selects the synthesis basis).
@@ -75,6 +88,8 @@ class FrozenYOLOV8Detector(PANetYOLOV8Detector):
         bounding_box_format,
         fpn_depth=1,
         panet_scales=None,
+        panet_strides=None,
+        smoothness=4.0,
         transform="dct",
         taper=4.0,
         gradient="exact",
@@ -82,12 +97,14 @@ class FrozenYOLOV8Detector(PANetYOLOV8Detector):
         prediction_decoder=None,
         **kwargs,
     ):
-        if panet_scales is not None and not isinstance(panet_scales, dict):
-            raise ValueError(
-                f"`panet_scales` must be a dict of conv block name to [s_h, s_w], got "
-                f"{panet_scales!r}."
-            )
+        for argument, value in (("panet_scales", panet_scales), ("panet_strides", panet_strides)):
+            if value is not None and not isinstance(value, dict):
+                raise ValueError(
+                    f"`{argument}` must be a dict of conv block name to two numbers, got "
+                    f"{value!r}."
+                )
         scales = {name: [float(s) for s in value] for name, value in (panet_scales or {}).items()}
+        strides = {name: [float(s) for s in value] for name, value in (panet_strides or {}).items()}
         placed = set()
 
         def resize(x, name):
@@ -97,6 +114,16 @@ class FrozenYOLOV8Detector(PANetYOLOV8Detector):
             return keras_resolution.FrozenResolutionLayer(
                 tuple(x.shape[1:3]), scales[name], transform=transform, taper=taper,
                 gradient=gradient, name=f"{name}_resolution",
+            )(x)
+
+        def downsample(x, conv_strides, name):
+            del conv_strides  # The learned strides replace the conv's 2.
+            if name not in strides:
+                raise ValueError(f"`panet_strides` has no strides for the strided block {name!r}.")
+            placed.add(name)
+            return keras_resolution.FrozenDiffStride2D(
+                tuple(x.shape[1:3]), strides[name], smoothness=smoothness,
+                name=f"{name}_diffstride",
             )(x)
 
         def align(tensors, name):
@@ -117,14 +144,21 @@ class FrozenYOLOV8Detector(PANetYOLOV8Detector):
             label_encoder=label_encoder,
             prediction_decoder=prediction_decoder,
             panet_hooks=PANetHooks(
-                resize=resize, align=align, output=output, resize_commutes_with_pointwise=True
+                resize=resize,
+                align=align,
+                output=output,
+                downsample=downsample if strides else None,
+                resize_commutes_with_pointwise=True,
             ),
             **kwargs,
         )
-        unknown = sorted(set(scales) - placed)
-        if unknown:
-            raise ValueError(f"`panet_scales` names no PANet convolution: {unknown}.")
+        for argument, value in (("panet_scales", scales), ("panet_strides", strides)):
+            unknown = sorted(set(value) - placed)
+            if unknown:
+                raise ValueError(f"`{argument}` names no PANet convolution: {unknown}.")
         self.panet_scales = scales
+        self.panet_strides = strides
+        self.smoothness = smoothness
         self.transform = transform
         self.taper = taper
         self.gradient = gradient
@@ -133,6 +167,8 @@ class FrozenYOLOV8Detector(PANetYOLOV8Detector):
         config = super().get_config()
         config.update({
             "panet_scales": {name: list(value) for name, value in self.panet_scales.items()},
+            "panet_strides": {name: list(value) for name, value in self.panet_strides.items()},
+            "smoothness": self.smoothness,
             "transform": self.transform,
             "taper": self.taper,
             "gradient": self.gradient,
@@ -145,7 +181,8 @@ def freeze_detector(model):
     `model` fixed, and all its weights.
 
     Each PANet Resolution layer becomes a `FrozenResolutionLayer` at its
-    current scale; alignments and output resizes that have become
+    current scale, each DiffStride layer a `FrozenDiffStride2D` at its
+    current strides; alignments and output resizes that have become
     identities are left out. The raw outputs (`model(images)`, boxes and
     classes) are the trained model's to float32 rounding, every shape is
     static, no scale variable is left, and `predict` decodes as KerasCV's
@@ -154,8 +191,9 @@ def freeze_detector(model):
     Also `keras_resolution.freeze(model)` once `detection` is imported.
 
     Args:
-        model: A `ResolutionYOLOV8Detector`; a baseline `PANetYOLOV8Detector`
-            (or a frozen detector) gives an equivalent copy.
+        model: A `ResolutionYOLOV8Detector` or `DiffStrideYOLOV8Detector`;
+            a baseline `PANetYOLOV8Detector` (or a frozen detector) gives an
+            equivalent copy.
 
     Returns:
         A `FrozenYOLOV8Detector`, not compiled (call `compile` to fine-tune
@@ -163,7 +201,7 @@ def freeze_detector(model):
 
     Raises:
         ValueError: naming `model` if it is not one of these (another
-            subclass, such as the DiffStride PANet, has hooks of its own).
+            subclass has hooks of its own).
 
     Example:
 
@@ -179,12 +217,11 @@ def freeze_detector(model):
             f"`model` must be a PANetYOLOV8Detector (e.g. from resolution_yolov8), got "
             f"{type(model).__name__}."
         )
-    if not isinstance(model, (ResolutionYOLOV8Detector, FrozenYOLOV8Detector)) and (
-        type(model) is not PANetYOLOV8Detector
-    ):
+    learned = (ResolutionYOLOV8Detector, DiffStrideYOLOV8Detector, FrozenYOLOV8Detector)
+    if not isinstance(model, learned) and type(model) is not PANetYOLOV8Detector:
         raise ValueError(
-            f"`model`: freeze_detector rebuilds Resolution PANets and baselines; a "
-            f"{type(model).__name__} has PANet hooks of its own that it does not know."
+            "`model`: freeze_detector rebuilds Resolution and DiffStride PANets and "
+            f"baselines; a {type(model).__name__} has PANet hooks it does not know."
         )
     settings = {}
     if isinstance(model, ResolutionYOLOV8Detector):
@@ -192,10 +229,25 @@ def freeze_detector(model):
             name: ops.convert_to_numpy(layer.scale).tolist()
             for name, layer, _ in model.panet_blocks()
         }
-    elif isinstance(model, FrozenYOLOV8Detector):
-        settings["panet_scales"] = model.panet_scales
-    if "panet_scales" in settings:
         settings.update(transform=model.transform, taper=model.taper, gradient=model.gradient)
+    elif isinstance(model, DiffStrideYOLOV8Detector):
+        # The strides the forward pass uses are clamped for the input size,
+        # so run the model once at its image size to record every size.
+        model(ops.zeros((1, *model.input.shape[1:]), "float32"), training=False)
+        settings["panet_strides"] = {
+            name: [
+                float(ops.convert_to_numpy(s))
+                for s in layer.effective_strides(*ops.convert_to_numpy(layer.input_size).tolist())
+            ]
+            for name, layer, _ in model.panet_blocks()
+        }
+        settings["smoothness"] = model.smoothness
+    elif isinstance(model, FrozenYOLOV8Detector):
+        settings = {
+            key: getattr(model, key)
+            for key in ("panet_scales", "panet_strides", "smoothness", "transform", "taper",
+                        "gradient")
+        }
     frozen = FrozenYOLOV8Detector(
         backbone=_copy(model.backbone),
         num_classes=model.num_classes,

@@ -8,7 +8,8 @@ has the size the trained layer produced; no scale variable and no
 Resolution layer is left, every shape is static, and only alignments and
 output resizes that still resize are kept; `keras_resolution.freeze` does
 the same through the registered hook; a `.keras` round trip gives identical
-outputs; a baseline freezes to an equivalent copy; bad input raises.
+outputs; a baseline freezes to an equivalent copy; a DiffStride PANet with
+its strides moved freezes with the same guarantees; bad input raises.
 """
 
 import keras
@@ -19,6 +20,7 @@ import keras_resolution as kr
 from detection import FrozenYOLOV8Detector
 from detection import baseline_yolov8
 from detection import build_backbone
+from detection import diffstride_yolov8
 from detection import freeze_detector
 from detection import resolution_yolov8
 
@@ -150,3 +152,27 @@ def test_bad_input_raises_naming_the_argument():
     backbone = build_backbone("yolo_v8_xs", 64)
     with pytest.raises(ValueError, match=r"^`panet_scales` names no PANet convolution: \['nope'\]"):
         FrozenYOLOV8Detector(backbone, 3, "xywh", panet_scales={"nope": [0.5, 0.5]})
+
+
+def test_a_diffstride_detector_freezes_too(tmp_path):
+    keras.utils.set_random_seed(2)
+    model = diffstride_yolov8(3, image_size=SIZE, freeze_backbone=False)
+    for (_, layer, _), strides in zip(model.panet_blocks(), ([2.6, 1.7], [1.5, 2.9])):
+        layer.strides.assign(strides)
+    images = _images(1, seed=3)
+    expected = _outputs(model, images)
+    frozen = kr.freeze(model)
+    assert isinstance(frozen, FrozenYOLOV8Detector)
+    pools = {layer.name: layer.output_size for layer in _layers_of(frozen, kr.FrozenDiffStride2D)}
+    assert pools == {
+        f"{name}_diffstride": layer.output_sizes for name, layer, _ in model.panet_blocks()
+    }
+    assert not any(kr.is_scale_variable(v) for v in frozen.weights)
+    _assert_same_outputs(_outputs(frozen, images), expected)
+    path = tmp_path / "frozen_diffstride.keras"
+    frozen.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.panet_strides == frozen.panet_strides
+    actual = _outputs(loaded, images)
+    for key in expected:
+        np.testing.assert_array_equal(actual[key], _outputs(frozen, images)[key])
