@@ -4,6 +4,7 @@
     python -m training train --resume runs/detection
     python -m training evaluate runs/detection
     python -m training classify --data embedded-radio --target-budget 0.25
+    python -m training classify --model diffstride --target-budget 0.5
     python -m training sweep table1 --data embedded --seeds 0 1 2
     python -m training sweep table1 --data embedded --seeds 0 1 2 --diffstride-hinge-weights 1e-3
     python -m training sweep figure3 --seeds 0 1 2
@@ -145,6 +146,11 @@ CLASSIFICATION_OPTIONS = (
 )  # fmt: skip
 
 
+# `training.classification.comparators.MODELS`, repeated so that building the
+# parser does not import Keras (a test checks that they agree).
+CLASSIFICATION_MODELS = ("resolution", "diffstride", "spectral", "hybrid", "hybrid-pre-bn")
+
+
 def _add_run_options(parser, default_names):
     parser.add_argument("--run-dir", help=f"where the run goes (default: the first free of "
                                           f"{default_names})")
@@ -176,8 +182,15 @@ def build_parser():
                        "train one classifier under a complexity budget (paper section 5.1)")
     classify.add_argument("--data", default="embedded-images",
                           help="embedded-images, embedded-radio, cifar100 or radioml:PATH")
-    classify.add_argument("--transform", default="dct", choices=("dct", "dft", "fixed"),
-                          help="Resolution layers' transform, or the fixed baseline")
+    classify.add_argument("--model", default="resolution", choices=CLASSIFICATION_MODELS,
+                          help="a Resolution ResNet-18/1D CNN (or, with --transform fixed, its "
+                               "baseline), or on image data the DiffStride ResNet-18 of the "
+                               "official code, fixed spectral pooling, or the hybrid with "
+                               "spectral pooling before global average pooling (hybrid) or "
+                               "before the final BN/ReLU (hybrid-pre-bn)")
+    classify.add_argument("--transform", choices=("dct", "dft", "fixed"),
+                          help="Resolution layers' transform, or the fixed baseline "
+                               "(--model resolution only; default: dct)")
     classify.add_argument("--target-budget", type=float, help="p* in (0, 1] (default: 0.5)")
     _add_classification_options(classify)
     _add_run_options(classify, "runs/classify-DATA-TRANSFORM-pP, ...2, ...")
@@ -199,13 +212,19 @@ def build_parser():
                         help="train and write nothing: print the table of the runs finished "
                              "so far")
     figure3 = _parser(sweeps, "figure3",
-                      "classification: fixed, DCT and DFT models across budgets")
+                      "classification: fixed, DCT and DFT models across budgets (and, with "
+                      "--methods, DiffStride, spectral pooling and the hybrids)")
     figure3.add_argument("--data", default="embedded-images,embedded-radio",
                          help="comma-separated datasets")
     figure3.add_argument("--targets", type=float, nargs="+", default=[0.1, 0.25, 0.5, 1.0],
                          help="target budgets p* (C_base/C_full is added)")
     figure3.add_argument("--transforms", nargs="+", default=["dct", "dft"],
                          choices=("dct", "dft"), help="Resolution transforms to compare")
+    figure3.add_argument("--methods", nargs="+", default=[],
+                         choices=CLASSIFICATION_MODELS[1:],
+                         help="comparator rows on the image data: DiffStride and the hybrids "
+                              "at every p*, fixed spectral pooling once per seed (default: "
+                              "none; adding them to an existing sweep is accepted)")
     _add_classification_options(figure3)
     # --seeds replaces the single --seed of one run, which stays as its alias.
     statistics = figure3.add_argument_group("statistics over seeds", conflict_handler="resolve")
@@ -317,10 +336,12 @@ def _classify(args, verbose):
     if args.resume:
         _check_resume_alone(args)
         return run_classification(None, args.resume, resume=True, verbose=verbose)
-    config = resolve_config(args.data, transform=args.transform,
+    if args.model != "resolution" and args.transform is not None:
+        raise ValueError(f"--transform applies to --model resolution, not {args.model}.")
+    config = resolve_config(args.data, model=args.model, transform=args.transform,
                             target_budget=args.target_budget, **_classification_options(args))
     target = "" if config.target_budget is None else f"-p{config.target_budget:g}"
-    stem = f"runs/classify-{args.data.split(':')[0]}-{args.transform}{target}"
+    stem = f"runs/classify-{args.data.split(':')[0]}-{config.method}{target}"
     return run_classification(config, args.run_dir or free_run_dir(stem), verbose=verbose)
 
 
@@ -336,7 +357,7 @@ def _sweep(args, verbose):
     specs = [spec.strip() for spec in args.data.split(",") if spec.strip()]
     options = {name: getattr(args, name) for name in CLASSIFICATION_OPTIONS if name != "seed"}
     return run_figure3(specs, args.sweep_dir, targets=args.targets, transforms=args.transforms,
-                       seeds=args.seeds, verbose=verbose, **options)
+                       seeds=args.seeds, verbose=verbose, methods=args.methods, **options)
 
 
 def _pretrain_backbone(args, verbose):

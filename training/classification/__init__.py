@@ -1,7 +1,9 @@
 """The classification experiment (paper section 5.1): the classifiers of
 `keras_resolution.applications` on the embedded sets, CIFAR-100 and RadioML
 2018.01A under `lambda * (C / C_full - p*)^2`, the `classify` job and the
-Figure 3 sweep (fixed vs DCT vs DFT across budgets).
+Figure 3 sweep (fixed vs DCT vs DFT across budgets), and on image data the
+comparators of issue 11 (`--model diffstride`, `spectral`, `hybrid`,
+`hybrid-pre-bn`; `figure3 --methods`).
 
 Example:
 

@@ -39,6 +39,13 @@ Schedules:
   first embedded sweep ended 25% (images) and 11% (radio) above p* = 0.1
   (f = 0.125 and 0.111), outside the 5% the budget must hold. lambda =
   1000 shrinks the offset tenfold. The paper's schedules keep lambda = 100.
+* The comparators of issue 11 (`--model diffstride`, `spectral`, `hybrid`,
+  `hybrid-pre-bn`: the official DiffStride ResNet-18 and its variants,
+  `keras_resolution.applications.spectral_resnet18`) take the schedule of
+  their data as it is, with the DiffStride strides in the part of the
+  optimizer that `scale_learning_rate_factor` scales (they are marked as
+  learned resolution rates), so they learn their rate on the same terms as
+  the Resolution scales.
 * Both embedded schedules (with 3,200 training images and 6,720 training
   frames) are sized so that one seed of the embedded Figure 3 sweep (20
   runs) takes about 50 minutes on 2 CPU cores shared with other work.
@@ -46,6 +53,9 @@ Schedules:
 
 import dataclasses
 
+from training.classification.comparators import FIXED_RATE_MODELS
+from training.classification.comparators import MODELS
+from training.classification.comparators import RESOLUTION
 from training.classification.data import architecture_of
 from training.classification.data import check_data_spec
 from training.classification.data import data_version
@@ -76,6 +86,7 @@ SCHEDULES = {
 DEFAULT_TARGET_BUDGET = 0.5
 
 
+
 @dataclasses.dataclass
 class ClassifyConfig:
     """Every setting of a classification run (see `resolve_config`).
@@ -83,8 +94,10 @@ class ClassifyConfig:
     Attributes:
         data: Dataset spec (`embedded-images`, `embedded-radio`, `cifar100`,
             `radioml:PATH`).
-        transform: `dct`, `dft` or `fixed` (the baseline).
-        target_budget: p* in (0, 1] (None for the baseline).
+        transform: `dct`, `dft` or `fixed` (the baseline) for the model
+            `resolution`; None for the other models.
+        target_budget: p* in (0, 1] (None for the baselines: `fixed` and
+            `spectral`).
         epochs, batch_size: Training length and batch size.
         optimizer: `sgd` or `adam`.
         learning_rate: Initial learning rate.
@@ -92,7 +105,8 @@ class ClassifyConfig:
         lr_decay_epochs: Epochs where the learning rate is multiplied by
             `lr_decay_factor`.
         lr_decay_factor: The multiplier (paper: 0.1).
-        scale_learning_rate_factor: Learning-rate factor of the scales.
+        scale_learning_rate_factor: Learning-rate factor of the scales
+            (and of the DiffStride strides of the comparator models).
         penalty_weight: lambda of the quadratic target (paper: 100).
         complexity_definition: `linear` (paper) or `area`.
         taper: Taper length of the Resolution layers (paper: 4).
@@ -107,6 +121,12 @@ class ClassifyConfig:
         data_version: Generator version of an embedded set (filled in by
             `resolve_config`; None for real data). A run is not resumed
             with data of another version.
+        model: `resolution` (a Resolution model, or with `transform`
+            `fixed` its baseline), or a comparator of `SPECTRAL_MODELS`
+            (ResNet-18 data only): `diffstride`, `spectral`, `hybrid`
+            (spectral pooling directly before global average pooling, the
+            paper) or `hybrid-pre-bn` (before the final BN and ReLU). Runs
+            written before this field are `resolution` runs.
     """
 
     data: str = "embedded-images"
@@ -130,10 +150,22 @@ class ClassifyConfig:
     max_examples: int = None
     checkpoint_every: int = 0
     data_version: int = None
+    model: str = RESOLUTION
 
     @property
     def architecture(self):
         return architecture_of(self.data)
+
+    @property
+    def method(self):
+        """The model's label in tables: the transform of a `resolution`
+        model (`dct`, `dft`, `fixed`), else the model's name."""
+        return self.transform if self.model == RESOLUTION else self.model
+
+    @property
+    def learns_rate(self):
+        """Whether the model learns a rate, so trains under the budget."""
+        return self.method not in ("fixed",) + FIXED_RATE_MODELS
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -153,8 +185,8 @@ def resolve_config(data="embedded-images", **options):
 
     Returns:
         `ClassifyConfig` with no None left except where None is meaningful
-        (`target_budget` of the baseline, `width` of the 1D CNN, `data_dir`,
-        `max_examples`).
+        (`target_budget` of the baselines, `width` of the 1D CNN,
+        `transform` of the comparator models, `data_dir`, `max_examples`).
 
     Example:
 
@@ -169,8 +201,17 @@ def resolve_config(data="embedded-images", **options):
     values.update({k: v for k, v in options.items() if v is not None})
     config = ClassifyConfig(data=data, **values)
     config.data_version = data_version(data)
-    check_transform(config.transform)
-    if config.transform == "fixed":
+    validators.check_choice("--model", config.model, MODELS)
+    if config.model == RESOLUTION:
+        check_transform(config.transform)
+    else:
+        if config.architecture != "resnet18":
+            raise ValueError(
+                f"--model {config.model} is a ResNet-18: it needs image data "
+                f"(embedded-images or cifar100), got --data {data}."
+            )
+        config.transform = None
+    if not config.learns_rate:
         config.target_budget = None
     else:
         if config.target_budget is None:

@@ -1,10 +1,21 @@
-"""The paper's Figure 3 sweep: fixed, DCT and DFT models across budgets.
+"""The paper's Figure 3 sweep: fixed, DCT and DFT models across budgets,
+and optionally the comparators of issue 11.
 
 For every dataset and every seed, `run_figure3(...)` trains the fixed
 baseline, then DCT and DFT Resolution models at each target p* of
 `targets` plus p* = C_base / C_full (the baseline's own budget; 1.0 for the
-1D CNN, whose baseline does not resize). Every (model, seed) is a
-classification run of its own under the sweep directory:
+1D CNN, whose baseline does not resize). With `methods` (`--methods`), the
+image datasets (ResNet-18) also get the rows of the comparators: the
+DiffStride ResNet-18 (`diffstride`) and the hybrids (`hybrid`,
+`hybrid-pre-bn`) at the same p* values, their DiffStride strides under the
+quadratic target with C_full their own, and the fixed spectral-pooling
+ResNet-18 (`spectral`) once per seed, as a baseline without a rate to
+learn. The 1D CNN has no comparator rows (DiffStride is 2-D). In the
+tables the column `transform` holds the method's name for these rows, and
+their C / C_full is relative to their own C_full (the input sizes of their
+DiffStride and spectral-pooling layers at initialisation), not to the
+Resolution ResNet-18's. Every (model, seed) is a classification run of its
+own under the sweep directory:
 
     SWEEP_DIR/
         sweep.json               the sweep's settings
@@ -16,6 +27,7 @@ classification run of its own under the sweep directory:
                                  error bars = 95% confidence intervals
         <data>/fixed/            seed 0: one run directory per model
         <data>/dct-p0.1000/ ...
+        <data>/diffstride-p0.1000/, <data>/spectral/ ...   with --methods
         <data>/fixed-seed1/      other seeds: the same names, suffixed -seed<N>
         <data>/dct-p0.1000-seed1/ ...
 
@@ -36,11 +48,20 @@ Runs go seed by seed (every dataset and model of seed 0, then of seed 1,
 an interrupted sweep keeps what it finished; the same command again reuses
 the finished runs and resumes the interrupted one from its last checkpoint
 (`training.common.run_directory.claim_sweep`).
+
+Comparator rows are an explicit extension: a sweep directory claimed
+without `--methods` (or with fewer) accepts the same command with
+`--methods ...` added; its sweep.json then records the methods, its
+finished runs are reused, and only the new rows are trained. From then on
+the sweep is continued with those methods (a command without them would
+drop their rows from the tables, so it is refused as other settings).
 """
 
+import json
 import pathlib
 import time
 
+from training.classification.comparators import SPECTRAL_MODELS
 from training.classification.config import resolve_config
 from training.classification.data import check_data_spec
 from training.classification.data import data_version
@@ -51,8 +72,10 @@ from training.common.tables import format_table
 from training.classification.job import run_classification
 from training.common.run_directory import RunDirectory
 from training.common.run_directory import atomic_write_csv
+from training.common.run_directory import atomic_write_json
 from training.common.run_directory import atomic_write_text
 from training.common.run_directory import claim_sweep
+from training.common.run_directory import read_json
 from training.common.statistics import estimate_columns
 from training.common.statistics import estimate_from_columns
 from training.common.statistics import format_estimate
@@ -74,28 +97,93 @@ def data_slug(spec):
     return "radioml" if spec.startswith("radioml:") else spec
 
 
-def sweep_plan(c_base, c_full, targets=FIGURE3_TARGETS, transforms=FIGURE3_TRANSFORMS):
-    """The (transform, p*) pairs of one dataset: the baseline, then each transform.
+FIGURE3_METHODS = tuple(SPECTRAL_MODELS)  # the choices of --methods (default: none)
+
+
+def check_methods(methods):
+    """The comparator rows of a sweep as a list, each known and given once.
+
+    Example:
+
+    >>> check_methods(["diffstride", "spectral"])
+    ['diffstride', 'spectral']
+    """
+    methods = list(methods)
+    unknown = [m for m in methods if m not in FIGURE3_METHODS]
+    if unknown or len(set(methods)) != len(methods):
+        raise ValueError(f"--methods: give each of {', '.join(FIGURE3_METHODS)} at most once, "
+                         f"got {methods}.")
+    return methods
+
+
+def sweep_plan(c_base, c_full, targets=FIGURE3_TARGETS, transforms=FIGURE3_TRANSFORMS,
+               methods=()):
+    """The (label, p*) pairs of one dataset: the baseline, each transform,
+    then each comparator method (`spectral` once, without a target; the
+    others at every p*).
 
     Example:
 
     >>> sweep_plan(56.0, 192.0, (0.1, 1.0), ("dct",))
     [('fixed', None), ('dct', 0.1), ('dct', 0.2917), ('dct', 1.0)]
+    >>> sweep_plan(56.0, 192.0, (1.0,), (), ("spectral", "diffstride"))
+    [('fixed', None), ('spectral', None), ('diffstride', 0.2917), ('diffstride', 1.0)]
     """
     budgets = sorted({round(float(p), 4) for p in targets} | {round(c_base / c_full, 4)})
-    return [("fixed", None)] + [(t, p) for t in transforms for p in budgets]
+    plan = [("fixed", None)] + [(t, p) for t in transforms for p in budgets]
+    for method in methods:
+        if method == "spectral":
+            plan.append((method, None))
+        else:
+            plan.extend((method, p) for p in budgets)
+    return plan
 
 
-def run_name(transform, target, seed=0):
+def run_name(label, target, seed=0):
     """Directory name of one run inside its dataset's directory.
 
     Example:
 
     >>> run_name("fixed", None), run_name("dct", 0.25), run_name("dft", 0.1, seed=2)
     ('fixed', 'dct-p0.2500', 'dft-p0.1000-seed2')
+    >>> run_name("spectral", None), run_name("diffstride", 0.5, seed=1)
+    ('spectral', 'diffstride-p0.5000-seed1')
     """
-    name = "fixed" if target is None else f"{transform}-p{target:.4f}"
+    name = label if target is None else f"{label}-p{target:.4f}"
     return name if seed == 0 else f"{name}-seed{seed}"
+
+
+def _run_config(spec, label, target, seed, options):
+    """The resolved config of one row: a transform or a comparator model."""
+    if label in SPECTRAL_MODELS:
+        return resolve_config(spec, model=label, target_budget=target, seed=seed, **options)
+    return resolve_config(spec, transform=label, target_budget=target, seed=seed, **options)
+
+
+def extend_sweep_methods(sweep_dir, settings):
+    """Accepts more comparator rows in an existing sweep: if `sweep_dir`
+    holds a sweep whose settings equal `settings` apart from `methods`, and
+    its methods are a subset of these, its sweep.json is rewritten to
+    `settings` (returns True). Anything else is left to `claim_sweep`.
+
+    Args:
+        sweep_dir: Directory of the sweep.
+        settings: The settings of this command (as given to `claim_sweep`).
+
+    Returns:
+        Whether sweep.json was extended.
+    """
+    path = pathlib.Path(sweep_dir) / "sweep.json"
+    if not path.exists():
+        return False
+    stored = read_json(path)
+    settings = json.loads(json.dumps(settings, default=str))
+    stored_methods, methods = stored.pop("methods", []), settings.get("methods", [])
+    others = {key: value for key, value in settings.items() if key != "methods"}
+    if stored != others or stored_methods == methods or not set(stored_methods) < set(methods):
+        return False
+    atomic_write_json(path, settings)
+    return True
 
 
 def check_seeds(seeds):
@@ -260,6 +348,7 @@ def run_figure3(
     transforms=FIGURE3_TRANSFORMS,
     seeds=(0,),
     verbose=1,
+    methods=(),
     **options,
 ):
     """Runs the Figure 3 sweep and writes its tables and plot.
@@ -272,6 +361,10 @@ def run_figure3(
         seeds: Seeds; every model runs once per seed (weights, data order
             and, for the real datasets, the validation split).
         verbose: Keras verbosity of each run.
+        methods: Comparator rows for the ResNet-18 datasets, from
+            `FIGURE3_METHODS` (`diffstride`, `spectral`, `hybrid`,
+            `hybrid-pre-bn`); none by default. Adding methods to a sweep
+            claimed with fewer is accepted (module docstring).
         **options: `ClassifyConfig` options shared by every run (`epochs`,
             `batch_size`, ...; not `seed`); None keeps the dataset's default.
 
@@ -288,6 +381,7 @@ def run_figure3(
     if options.pop("seed", None) is not None:
         raise ValueError("run_figure3 takes seeds=[...], not seed.")
     seeds = check_seeds(seeds)
+    methods = check_methods(methods)
     sweep = RunDirectory(sweep_dir)
     settings = {
         "data": list(data_specs),
@@ -297,9 +391,13 @@ def run_figure3(
     }
     if seeds != [0]:  # seed 0 alone: the settings of sweeps before --seeds
         settings["seeds"] = seeds
+    if methods:  # none: the settings of sweeps before --methods
+        settings["methods"] = methods
     versions = {spec: data_version(spec) for spec in data_specs if data_version(spec)}
     if versions:  # a sweep made from other generated data is not continued
         settings["data_versions"] = versions
+    if extend_sweep_methods(sweep.path, {"sweep": "figure3", **settings}) and verbose:
+        print(f"{sweep.path}: adding the rows of {', '.join(methods)} to the sweep")
     claim_sweep(sweep.path, {"sweep": "figure3", **settings})
     rows, text = [], ""
     started = time.time()
@@ -318,14 +416,13 @@ def run_figure3(
                 config.complexity_definition, **width,
             )  # fmt: skip
             base_budget = round(c_base / c_full, 4)
-            plan = sweep_plan(c_base, c_full, settings["targets"], settings["transforms"])
-            for transform, target in plan:
-                name = run_name(transform, target, seed)
+            row_methods = methods if config.architecture == "resnet18" else ()
+            plan = sweep_plan(c_base, c_full, settings["targets"], settings["transforms"],
+                              row_methods)
+            for label, target in plan:
+                name = run_name(label, target, seed)
                 run_dir = pathlib.Path(sweep.path) / data_slug(spec) / name
-                config = resolve_config(
-                    spec, transform=transform, target_budget=target, seed=seed,
-                    **settings["options"],
-                )  # fmt: skip
+                config = _run_config(spec, label, target, seed, settings["options"])
                 if verbose:
                     print(f"\n=== {spec}: {name} ({run_dir})")
                 results = run_classification(

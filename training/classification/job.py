@@ -1,6 +1,8 @@
 """The classification experiment (paper section 5.1): a ResNet-18 or the
 radio 1D CNN under `lambda * (C / C_full - p*)^2`, or its fixed baseline,
-trained by the one run loop.
+trained by the one run loop; or one of the comparators of issue 11 (the
+DiffStride, spectral-pooling and hybrid ResNet-18s, `--model`), its
+DiffStride strides under the same target, C_full being its own.
 
 `run_classification(config, run_dir)` trains one model; the run directory
 follows `training.common.run_directory`, with these columns in results.csv:
@@ -24,11 +26,15 @@ from keras import ops
 import keras_resolution
 from keras_resolution.applications.classifiers import budget_reference
 from keras_resolution.applications.classifiers import build_classifier
+from keras_resolution.applications.classifiers import build_spectral_classifier
+from keras_resolution.applications.classifiers import spectral_budget_reference
 from keras_resolution.applications.classifiers import site_sizes
 from keras_resolution.applications.classifiers import size_complexity
 from training.classification import plots
 from training.classification.batches import SplitBatches
 from training.classification.batches import training_batches
+from training.classification.comparators import RESOLUTION
+from training.classification.comparators import SPECTRAL_MODELS
 from training.classification.config import ClassifyConfig
 from training.classification.data import check_data_version
 from training.classification.data import load_dataset
@@ -53,9 +59,24 @@ def _architecture_kwargs(config):
     return {"width": config.width} if config.architecture == "resnet18" else {}
 
 
-def build_model(config, data):
-    """The compiled model of `config` for `data` (optimizer and schedule included)."""
-    model = build_classifier(
+def _spectral_kwargs(config):
+    """`build_spectral_classifier` arguments of a comparator model."""
+    return {**SPECTRAL_MODELS[config.model], "width": config.width}
+
+
+def _uncompiled_model(config, data):
+    if config.model != RESOLUTION:
+        kwargs = _spectral_kwargs(config)
+        return build_spectral_classifier(
+            kwargs.pop("method"),
+            data.input_shape,
+            data.num_classes,
+            target_budget=config.target_budget,
+            penalty_weight=config.penalty_weight,
+            complexity_definition=config.complexity_definition,
+            **kwargs,
+        )
+    return build_classifier(
         config.architecture,
         data.input_shape,
         data.num_classes,
@@ -66,6 +87,11 @@ def build_model(config, data):
         resolution_kwargs={"taper": config.taper, "gradient": config.gradient},
         **_architecture_kwargs(config),
     )
+
+
+def build_model(config, data):
+    """The compiled model of `config` for `data` (optimizer and schedule included)."""
+    model = _uncompiled_model(config, data)
     schedule = step_decay(
         config.learning_rate,
         config.lr_decay_epochs,
@@ -111,7 +137,7 @@ def evaluate_split(model, split, batch_size):
 def realised_complexity(model, config, c_full):
     """Continuous C, C from the integer sizes, and both as fractions of C_full."""
     size_value = size_complexity(model, config.complexity_definition)
-    if config.transform == "fixed":
+    if config.method == "fixed":
         value = size_value
     else:
         value = float(ops.convert_to_numpy(
@@ -127,8 +153,8 @@ def realised_complexity(model, config, c_full):
 
 def _layer_logs(model, config):
     """Epoch-end complexity (`complexity_<definition>`, its `_fraction`) and
-    per-layer complexity, sizes and scales, for results.csv."""
-    if config.transform == "fixed":
+    per-layer complexity, sizes and scales (or strides), for results.csv."""
+    if config.method == "fixed":
         return {}
     logger = keras_resolution.ComplexityLogger(config.complexity_definition, per_layer=True)
     logger.set_model(model)
@@ -164,14 +190,24 @@ class ClassificationExperiment(Experiment):
             config.complexity_definition,
             **_architecture_kwargs(config),
         )
+        if config.model != RESOLUTION:  # C_full of the comparator's own layers
+            self.c_full, _ = spectral_budget_reference(
+                SPECTRAL_MODELS[config.model]["method"],
+                tuple(self.data.input_shape),
+                self.data.num_classes,
+                config.complexity_definition,
+                **{k: v for k, v in _spectral_kwargs(config).items() if k != "method"},
+            )
 
     def describe(self):
         config = self.config
-        return (
-            f"{config.architecture} / {config.transform} on {self.data.description}; "
-            f"target p* = {config.target_budget}, C_base/C_full = "
-            f"{self.c_base / self.c_full:.4f}"
+        text = (
+            f"{config.architecture} / {config.method} on {self.data.description}; "
+            f"target p* = {config.target_budget}, C_full = {self.c_full:g}"
         )
+        if config.model != RESOLUTION:  # C_base is the Resolution architecture's
+            return text
+        return text + f", C_base/C_full = {self.c_base / self.c_full:.4f}"
 
     def build_model(self):
         return build_model(self.config, self.data)
@@ -188,7 +224,7 @@ class ClassificationExperiment(Experiment):
         )
 
     def callbacks(self, model):
-        if self.config.transform == "fixed":
+        if self.config.method == "fixed":
             return []
         definition = self.config.complexity_definition
         return [keras_resolution.ComplexityLogger(definition, per_layer=False)]
@@ -205,7 +241,7 @@ class ClassificationExperiment(Experiment):
     def plot(self, run, rows, model):
         plots.plot_training(rows, run.plots_dir / "training.png", self.config.target_budget,
                             f"complexity_{self.config.complexity_definition}_fraction")
-        if self.config.transform != "fixed":
+        if self.config.method != "fixed":
             plots.plot_sizes(rows, self.baseline_sizes, run.plots_dir / "sizes.png")
 
     def final_results(self, model, run, rows, state):
@@ -268,7 +304,8 @@ def _finish(run, model, config, data, rows, state, c_base, c_full, baseline_size
     target = config.target_budget
     results = {
         "data": config.data,
-        "transform": config.transform,
+        "transform": config.method,
+        "model": config.model,
         "target_budget": target,
         **complexity,
         "complexity_base": c_base,
@@ -288,7 +325,7 @@ def _finish(run, model, config, data, rows, state, c_base, c_full, baseline_size
         "train_seconds": sum(row.get("seconds") or 0.0 for row in rows),
     }
     if test["per_snr"]:
-        title = f"{config.data} {config.transform}"
+        title = f"{config.data} {config.method}"
         plots.plot_per_snr(test["per_snr"], run.plots_dir / "per_snr.png", title)
     return results
 

@@ -11,7 +11,15 @@ TRANSFORM_STYLES = {
     "dct": dict(color="tab:blue", marker="o", label="DCT"),
     "dft": dict(color="tab:orange", marker="s", label="DFT"),
     "fixed": dict(color="black", marker="*", markersize=14, linestyle="none", label="fixed"),
+    # The comparators of issue 11 (`figure3 --methods`).
+    "diffstride": dict(color="tab:green", marker="^", label="DiffStride"),
+    "hybrid": dict(color="tab:purple", marker="v", label="hybrid (SP before GAP)"),
+    "hybrid-pre-bn": dict(color="tab:brown", marker="D", label="hybrid (SP before BN)"),
+    "spectral": dict(color="tab:gray", marker="P", markersize=11, linestyle="none",
+                     label="spectral pooling"),
 }
+# Rows drawn as single points (no line over budgets): the fixed-rate models.
+SINGLE_POINT = ("fixed", "spectral")
 
 
 def _save(figure, path):
@@ -104,8 +112,9 @@ def plot_figure3(summary, path, rows=()):
     """The paper's Figure 3 with its statistics, error bars = 95% confidence intervals.
 
     One column per dataset. Top: test accuracy against realised complexity,
-    DCT and DFT as lines over their budgets and the fixed baseline as a
-    star, each point at the means over seeds with error bars spanning the
+    DCT and DFT (and the DiffStride and hybrid comparators) as lines over
+    their budgets and the fixed baseline as a star (fixed spectral pooling
+    as a grey cross), each point at the means over seeds with error bars spanning the
     95% Student-t intervals of both means (none for one seed); every run
     as a small dot. Bottom (when some model has runs paired with the
     baseline's): the paired difference of test accuracy from the fixed
@@ -147,7 +156,7 @@ def plot_figure3(summary, path, rows=()):
                              yerr=_error_bars(entry, "test_accuracy"), capsize=3,
                              **{**style, "linestyle": "none",
                                 "label": style["label"] if index == 0 else None})
-            if transform != "fixed":
+            if transform not in SINGLE_POINT:
                 top.plot([100 * e["complexity_fraction_mean"] for e in entries],
                          [100 * e["test_accuracy_mean"] for e in entries], color=style["color"])
         seeds = max(entry["runs"] for entry in summary if entry["data"] == data)
