@@ -27,6 +27,7 @@ from keras_resolution.fixed_layers import AlignToMaxShape
 from keras_resolution.fixed_layers import DCTResize
 from keras_resolution.fixed_layers import FrozenDiffStride2D
 from keras_resolution.fixed_layers import FrozenResolutionLayer
+from keras_resolution.fixed_layers import FrozenSafeSubsample
 from keras_resolution.freeze import freeze
 from keras_resolution.freeze import register_freezer
 from keras_resolution.layer import ResolutionLayer
@@ -53,6 +54,7 @@ __all__ = [
     "FixedSpectralPooling2D",
     "FrozenDiffStride2D",
     "FrozenResolutionLayer",
+    "FrozenSafeSubsample",
     "HingeCap",
     "NJetConv2D",
     "QuadraticTarget",

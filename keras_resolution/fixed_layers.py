@@ -6,10 +6,11 @@ resizes (`DCTResize`, `AlignToMaxShape`) read them in `call`, so the resize
 is recorded in the functional graph even when the build-time shapes already
 agree.
 
-`FrozenResolutionLayer` and `FrozenDiffStride2D` are the other way round:
-a learned layer at constant rates and one input size, its matrices computed
-once, its output shape static. `keras_resolution.freeze` puts them in place
-of the learned layers of a trained model.
+`FrozenResolutionLayer`, `FrozenDiffStride2D` and `FrozenSafeSubsample`
+are the other way round: a learned layer at constant rates and one input
+size, its matrices or indices computed once, its output shape static.
+`keras_resolution.freeze` puts them in place of the learned layers of a
+trained model.
 """
 
 import keras
@@ -28,6 +29,7 @@ from keras_resolution.resize import align_to_max_shape
 from keras_resolution.resize import dct_resize
 from keras_resolution.resize import spatial_axes
 from keras_resolution.resize import standardize_data_format
+from keras_resolution.safe_subsample import nearest_indices
 from keras_resolution.spectral_pooling import check_strides
 from keras_resolution.spectral_pooling import height_operator
 from keras_resolution.spectral_pooling import kept_rows
@@ -443,5 +445,66 @@ class FrozenDiffStride2D(keras.layers.Layer):
             "strides": list(self.strides),
             "smoothness": self.smoothness,
             "cropping": self.cropping,
+            "data_format": self.data_format,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_resolution")
+class FrozenSafeSubsample(keras.layers.Layer):
+    """A `SafeSubsample` at a constant sigma, for one input size: a fixed
+    nearest-neighbour resize.
+
+    Takes the rows and columns that `SafeSubsample` takes for an input of
+    `input_size` when its sigma gives `output_size`: source index
+    `floor(j H / h)` per axis (PyTorch's `F.interpolate(mode="nearest")`,
+    `keras_resolution.safe_subsample.nearest_indices`), as constants. No
+    weights; static output shape.
+
+    Args:
+        input_size: The input's `(height, width)`; the layer accepts only
+            inputs of these sizes.
+        output_size: `(h, w)`, each at least 1.
+        data_format: `"channels_last"` (default) or `"channels_first"`;
+            None means `keras.config.image_data_format()`.
+        **kwargs: Base `Layer` arguments (`name`, `dtype`, ...).
+
+    Example:
+
+    >>> FrozenSafeSubsample((32, 32), (16, 16))(keras.ops.ones((1, 32, 32, 3))).shape
+    (1, 16, 16, 3)
+    """
+
+    def __init__(self, input_size, output_size, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.input_size = _input_size_argument(input_size, rank=2)
+        try:
+            self.output_size = _input_size_argument(output_size, rank=2)
+        except ValueError:
+            raise ValueError(
+                f"`output_size` must be 2 integers >= 1, got {output_size!r}."
+            ) from None
+        self.data_format = standardize_data_format(data_format)
+        self.axes = spatial_axes(4, self.data_format)
+        self._indices = tuple(
+            nearest_indices(d_in, d_out) for d_in, d_out in zip(self.input_size, self.output_size)
+        )
+
+    def build(self, input_shape):
+        _check_frozen_input(self, input_shape, 2)
+
+    def call(self, inputs):
+        outputs = inputs
+        for axis, indices in zip(self.axes, self._indices):
+            outputs = ops.take(outputs, indices, axis=axis)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return _static_output_shape(input_shape, self.axes, self.output_size)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "input_size": list(self.input_size),
+            "output_size": list(self.output_size),
             "data_format": self.data_format,
         }

@@ -9,7 +9,9 @@ so is all of that. `freeze(model)` returns a new model in which
 * each `ResolutionLayer` is a `FrozenResolutionLayer` and each
   `DiffStride2D` a `FrozenDiffStride2D`: the same outputs, from matrices
   computed once for the sizes the layer receives in the frozen model, with
-  no scale variable and static output shapes;
+  no scale variable and static output shapes; an `NJetConv2D` with a
+  `SafeSubsample` is a `FrozenSafeSubsample` and a `Conv2D` holding its
+  filter at the current sigma, cropped to its current extent;
 * each `AlignToMaxShape` whose branches already share their sizes, and
   each `DCTResize` whose input already has its target size, is gone (they
   are exact identities there);
@@ -31,6 +33,7 @@ package registers a function for its class with `register_freezer`, and
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 # Keras 3 has no public test for "a model built from inputs and outputs";
@@ -43,8 +46,14 @@ from keras_resolution.fixed_layers import AlignToMaxShape
 from keras_resolution.fixed_layers import DCTResize
 from keras_resolution.fixed_layers import FrozenDiffStride2D
 from keras_resolution.fixed_layers import FrozenResolutionLayer
+from keras_resolution.fixed_layers import FrozenSafeSubsample
 from keras_resolution.layer import ResolutionLayer
+from keras_resolution.njet import NJetConv2D
+from keras_resolution.njet import filter_half_width
+from keras_resolution.njet import gaussian_derivative_basis
+from keras_resolution.njet import gaussian_derivative_basis_2d
 from keras_resolution.resize import spatial_axes
+from keras_resolution.safe_subsample import safe_size
 
 # Model class -> function returning its frozen copy (`register_freezer`).
 _FREEZERS = {}
@@ -85,9 +94,11 @@ def learned_resolution_layers(layer):
 def freeze(model):
     """A new model with the learned resolutions of `model` fixed.
 
-    Every `ResolutionLayer` becomes a `FrozenResolutionLayer` and every
-    `DiffStride2D` a `FrozenDiffStride2D`, at their current scales or
-    strides and at the sizes they receive in the frozen model; alignments
+    Every `ResolutionLayer` becomes a `FrozenResolutionLayer`, every
+    `DiffStride2D` a `FrozenDiffStride2D`, and every `NJetConv2D` with a
+    `SafeSubsample` a `FrozenSafeSubsample` and a `Conv2D`, at their current
+    scales, strides or sigma and at the sizes they receive in the frozen
+    model; alignments
     (`AlignToMaxShape`) and output resizes (`DCTResize`) that have become
     identities are removed; every other layer is copied with its weights.
     The outputs are the trained model's to float32 rounding, every layer's
@@ -111,7 +122,7 @@ def freeze(model):
         ValueError: naming `model`, for something that is not a Keras model,
             a model whose graph cannot be rebuilt, a learned layer with an
             unknown input size, or a learned layer that cannot be frozen
-            (one an N-Jet layer holds).
+            (one held inside another layer that is not a model).
 
     Example:
 
@@ -155,7 +166,7 @@ def _freeze_graph(graph):
     def clone_function(operation):
         if not isinstance(operation, keras.layers.Layer):
             return operation  # A keras.ops node: stateless, reused as it is.
-        if isinstance(operation, (ResolutionLayer, DiffStride2D)):
+        if _is_learned_resize(operation):
             return operation  # Replaced in `call_function`, per input shape.
         if learned_resolution_layers(operation):
             if isinstance(operation, (Functional, keras.Sequential)):
@@ -164,7 +175,8 @@ def _freeze_graph(graph):
             raise ValueError(
                 f"`model`: layer {operation.name!r} ({type(operation).__name__}) holds "
                 f"{learned.name!r} ({type(learned).__name__}), whose sizes follow a learned "
-                "value that freeze cannot fix: it freezes ResolutionLayer and DiffStride2D."
+                "value that freeze cannot fix: it freezes ResolutionLayer, DiffStride2D and "
+                "NJetConv2D with SafeSubsample."
             )
         copy = operation.__class__.from_config(operation.get_config())
         copies.append((operation, copy))
@@ -189,8 +201,11 @@ def _freeze_graph(graph):
         return frozen_layers[key]
 
     def call_function(operation, *args, **kwargs):
-        if isinstance(operation, (ResolutionLayer, DiffStride2D)):
-            return frozen_layer(operation, args[0])(args[0])
+        if _is_learned_resize(operation):
+            outputs = args[0]
+            for layer in frozen_layer(operation, args[0]):
+                outputs = layer(outputs)
+            return outputs
         if isinstance(operation, AlignToMaxShape) and _same_sizes(args[0], operation.data_format):
             return list(args[0])
         if isinstance(operation, DCTResize) and _sizes(args[0], operation.data_format) == (
@@ -207,11 +222,20 @@ def _freeze_graph(graph):
     return frozen
 
 
+def _is_learned_resize(layer):
+    """Whether `freeze` replaces `layer` by its frozen form."""
+    return isinstance(layer, (ResolutionLayer, DiffStride2D)) or (
+        isinstance(layer, NJetConv2D) and layer.safe_subsample is not None
+    )
+
+
 def _frozen_copy(layer, input_size, name):
     """The frozen form of a learned layer at its current value, for inputs
-    of spatial sizes `input_size`."""
+    of spatial sizes `input_size`: a list of layers to apply in turn."""
+    if isinstance(layer, NJetConv2D):
+        return _frozen_njet(layer, input_size, name)
     if isinstance(layer, ResolutionLayer):
-        return FrozenResolutionLayer(
+        return [FrozenResolutionLayer(
             input_size,
             ops.convert_to_numpy(layer.scale).tolist(),
             transform=layer.transform,
@@ -222,9 +246,9 @@ def _frozen_copy(layer, input_size, name):
             data_format=layer.data_format,
             dtype=layer.dtype_policy,
             name=name,
-        )
+        )]
     strides = layer.effective_strides(*input_size)
-    return FrozenDiffStride2D(
+    return [FrozenDiffStride2D(
         input_size,
         [float(ops.convert_to_numpy(s)) for s in strides],
         smoothness=layer.smoothness,
@@ -232,7 +256,51 @@ def _frozen_copy(layer, input_size, name):
         data_format=layer.data_format,
         dtype=layer.dtype_policy,
         name=name,
+    )]
+
+
+def _frozen_njet(layer, input_size, name):
+    """An N-Jet layer with safe subsampling at its current sigma: the fixed
+    nearest subsample (`FrozenSafeSubsample`), then a `Conv2D` holding the
+    filter it computes (`NJetConv2D.call`'s steps), cropped to its current
+    extent `2 f + 1` (the taps beyond are exactly zero) and its bias."""
+    subsample = layer.safe_subsample
+    sigma = np.float32(layer.sigma_value)
+    output_size = tuple(safe_size(d, sigma, subsample.r, subsample.rule) for d in input_size)
+    sigma_tensor = layer.sigma()
+    half_width = filter_half_width(sigma_tensor, layer.k, layer.size_rule)
+    basis = gaussian_derivative_basis(sigma_tensor, layer.order, half_width, layer.max_half_width)
+    basis = ops.cast(gaussian_derivative_basis_2d(basis, layer.order), layer.compute_dtype)
+    kernel = ops.convert_to_numpy(ops.einsum("fhw,fco->hwco", basis, layer.alphas))
+    grid, extent = layer.max_half_width, layer.half_width
+    cropped = kernel[grid - extent : grid + extent + 1, grid - extent : grid + extent + 1]
+    if np.count_nonzero(kernel) != np.count_nonzero(cropped):
+        cropped = kernel  # Keep the whole grid rather than drop a tap.
+    conv = keras.layers.Conv2D(
+        layer.filters,
+        cropped.shape[0],
+        padding="same",
+        use_bias=layer.use_bias,
+        data_format=layer.data_format,
+        dtype=layer.dtype_policy,
+        name=name,
     )
+    conv.build(_conv_input_shape(layer, output_size, kernel.shape[2]))
+    conv.set_weights([cropped] + ([ops.convert_to_numpy(layer.bias)] if layer.use_bias else []))
+    resize = FrozenSafeSubsample(
+        input_size,
+        output_size,
+        data_format=layer.data_format,
+        dtype=layer.dtype_policy,
+        name=f"{name}_subsample",
+    )
+    return [resize, conv]
+
+
+def _conv_input_shape(layer, sizes, channels):
+    if layer.data_format == "channels_first":
+        return (None, channels, *sizes)
+    return (None, *sizes, channels)
 
 
 def _sizes(tensor, data_format):

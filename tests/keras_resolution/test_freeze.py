@@ -11,7 +11,8 @@ What is shown:
   everywhere, nothing shared with the trained model, and a `.keras` round
   trip with identical outputs;
 * identity alignments and output resizes are removed, the others kept;
-* a DiffStride model and a layer shared between two input sizes;
+* a DiffStride model, an N-Jet layer with safe subsampling, a Sequential,
+  and a layer shared between two input sizes;
 * bad input: one-line errors naming `model`.
 
 The frozen layers compute the trained layers' matrices with the same
@@ -291,6 +292,29 @@ def test_a_model_without_learned_resolution_gives_an_equivalent_copy():
     np.testing.assert_array_equal(numpy(frozen(x)), numpy(model(x)))
 
 
+@pytest.mark.parametrize("sigma, subsampled", [(3.0, 16), (3.5, 11)])
+def test_freeze_njet_with_safe_subsample(sigma, subsampled):
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    njet = kr.NJetConv2D(5, order=2, safe_subsample=kr.SafeSubsample(), use_bias=True, name="njet")
+    x = njet(x)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3)(x))
+    njet.log2_sigma.assign([math.log2(sigma)])
+    x = random((2, 32, 32, 3), seed=10)
+    expected = model(x)
+    frozen = kr.freeze(model)
+    subsample, conv = frozen.get_layer("njet_subsample"), frozen.get_layer("njet")
+    # Code rule: int(32 / max(1, 2^sigma / 4)): 32 / 2 and 32 / 2.83.
+    assert subsample.output_size == (subsampled, subsampled)
+    assert isinstance(conv, keras.layers.Conv2D)
+    assert conv.kernel_size == (njet.kernel_size,) * 2  # Cropped to 2 f + 1.
+    assert not any(kr.is_scale_variable(v) for v in frozen.weights)
+    assert all(None not in shape for shape in static_shapes(frozen))
+    # The cropped filter drops only zero taps; the sums run in another order.
+    actual, expected = numpy(frozen(x)), numpy(expected)
+    assert float(np.max(np.abs(actual - expected))) <= 1e-5 * float(np.max(np.abs(expected)))
+
+
 def test_freeze_sequential():
     model = keras.Sequential(
         [keras.Input((20, 20, 3)), kr.ResolutionLayer(0.6, name="r"), keras.layers.Conv2D(2, 3)]
@@ -313,6 +337,17 @@ class _Subclassed(keras.Model):
         return self.resize(inputs)
 
 
+class _Holder(keras.layers.Layer):
+    """A plain layer holding a Resolution layer: no graph to rebuild."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = kr.ResolutionLayer(0.5)
+
+    def call(self, inputs):
+        return self.inner(inputs)
+
+
 def test_bad_input_raises_one_line_errors_naming_model():
     with pytest.raises(ValueError, match=r"^`model` must be a keras.Model, got str\.$"):
         kr.freeze("model.keras")
@@ -325,6 +360,5 @@ def test_bad_input_raises_one_line_errors_naming_model():
     with pytest.raises(ValueError, match="^`model`: .* freeze needs static spatial sizes"):
         kr.freeze(dynamic)
     inputs = keras.Input((32, 32, 3))
-    njet = kr.NJetConv2D(4, safe_subsample=kr.SafeSubsample())
-    with pytest.raises(ValueError, match="^`model`: layer .* freeze cannot fix"):
-        kr.freeze(keras.Model(inputs, njet(inputs)))
+    with pytest.raises(ValueError, match="^`model`: layer 'holder' .* freeze cannot fix"):
+        kr.freeze(keras.Model(inputs, _Holder(name="holder")(inputs)))
