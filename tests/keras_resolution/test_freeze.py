@@ -213,6 +213,20 @@ def test_freeze_radio_cnn_keeps_its_outputs():
     assert all(None not in shape for shape in static_shapes(frozen))
 
 
+@pytest.mark.slow  # XLA compiles for about 12 s.
+def test_frozen_model_compiles_with_xla():
+    # The trained model's sizes follow its scales, so XLA needs
+    # static_sizes and SizeRefresh; the frozen model's shapes are static.
+    keras.utils.set_random_seed(3)
+    model = applications.build_classifier("radio_cnn", (64, 2), 4, "dct", 0.5, filters=4)
+    set_scales(model, [0.6, 1.2])
+    x = random((4, 64, 2), seed=11)
+    frozen = kr.freeze(model)
+    frozen.compile(jit_compile=True)
+    predicted = frozen.predict(x, verbose=0)
+    assert_same_outputs(predicted, model(x, training=False))
+
+
 # ------------------------------------------------- identities and layers
 
 
