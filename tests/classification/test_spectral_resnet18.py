@@ -208,3 +208,25 @@ def test_bad_arguments_raise_clear_errors(kwargs, message):
     arguments.update(kwargs)
     with pytest.raises(ValueError, match=message):
         build_spectral_classifier(**arguments)
+
+
+@pytest.mark.parametrize("name", ["hybrid-pre-bn", "spectral"])
+def test_saved_model_loads_with_its_shared_pooling_and_budget(name, tmp_path):
+    model = _build(name)
+    if name != "spectral":
+        model.get_layer("stage3_diffstride").strides.assign([2.5, 3.0])
+    x = _images(2, 32)
+    expected = keras.ops.convert_to_numpy(model(x))
+    path = str(tmp_path / f"{name}.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)), expected, rtol=1e-5,
+                               atol=1e-6)
+    assert site_sizes(loaded) == site_sizes(model)
+    pooling = [layer for layer in loaded.layers
+               if isinstance(layer, (keras_resolution.DiffStride2D,
+                                     keras_resolution.FixedSpectralPooling2D))]
+    assert len(pooling) == 4 + (name != "spectral")  # one layer per site, shared paths
+    if name != "spectral":
+        assert loaded.complexity_full == model.complexity_full == 252.0
+        assert loaded.complexity_penalty.get_config() == model.complexity_penalty.get_config()
