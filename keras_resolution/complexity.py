@@ -4,7 +4,7 @@ feature map's resolution (`ComplexityLayer`).
 The definitions `"linear"` and `"area"` measure each layer's output sizes
 (`keras_resolution.complexity_definitions`). `"flops"` measures what the
 sizes cost: the multiply-adds of the convolutions each layer feeds, at its
-continuous sizes, plus the Resolution layers' own products (`flops`). All
+continuous sizes, plus the layers' own resize products (`flops`). All
 three are differentiable in the learned rates, so `QuadraticTarget` and
 `HingeCap` budget any of them.
 """
@@ -138,7 +138,7 @@ def full_complexity(model_or_layers, definition="linear"):
 #
 # "flops" is a definition of the whole model, not of one layer's sizes: the
 # multiply-adds of every convolution that a `ComplexityLayer` feeds, at the
-# continuous sizes of that layer, plus the Resolution layers' own products.
+# continuous sizes of that layer, plus the layers' own resize products.
 # `complexity(model, "flops")` and `full_complexity(model, "flops")` give it,
 # so `QuadraticTarget` and `HingeCap` budget it as they budget the others.
 
@@ -210,11 +210,17 @@ def continuous_lengths(layer, nominal=False):
 
 
 def _resize_products(layer, lengths, nominal):
-    """Multiply-adds of a Resolution layer's per-axis products, one axis
-    after the other as `ResolutionLayer.call` applies them: axis i costs
-    `q_i d_in_i` per position of the other axes (already resized before
-    it) and per channel."""
-    if not isinstance(layer, ResolutionLayer):
+    """Multiply-adds of a layer's own resize products, per example.
+
+    A Resolution layer applies one matrix per axis, one axis after the
+    other: axis i costs `q_i d_in_i` per position of the other axes
+    (already resized before it) and per channel. Spectral pooling
+    (`DiffStride2D`, `FixedSpectralPooling2D`) multiplies the width by a
+    `(2 w, W)` matrix (real and imaginary parts), then the height by two
+    `(h, H)` ones: `2 w W H + 2 h H w` per channel. `SafeSubsample` only
+    gathers: 0.
+    """
+    if not isinstance(layer, (ResolutionLayer, DiffStride2D, FixedSpectralPooling2D)):
         return ops.zeros((), "float32")
     channel_axis = 1 if layer.data_format == "channels_first" else -1
     channels = float(layer._inbound_nodes[0].input_tensors[0].shape[channel_axis])
@@ -222,6 +228,9 @@ def _resize_products(layer, lengths, nominal):
         inputs = [float(d) for d in layer.nominal_input_sizes]
     else:
         inputs = [ops.cast(layer.input_size[i], "float32") for i in range(layer.rank)]
+    if not isinstance(layer, ResolutionLayer):
+        (height, width), (h, w) = inputs, lengths
+        return 2.0 * w * width * height * channels + 2.0 * h * height * w * channels
     current = list(inputs)
     total = ops.zeros((), "float32")
     for i, q in enumerate(lengths):
@@ -247,9 +256,9 @@ def _convolutions(model_or_layers):
 def layer_flops(model, nominal=False):
     """The "flops" complexity by `ComplexityLayer`: `{layer name: scalar}`.
 
-    Each layer's share is its own products (a Resolution layer's two
-    per-axis matrix products; DiffStride's spectral products are not
-    counted) plus the multiply-adds of every convolution it feeds: a
+    Each layer's share is its own products (a Resolution layer's
+    per-axis matrix products, spectral pooling's three; see
+    `_resize_products`) plus the multiply-adds of every convolution it feeds: a
     convolution whose input, followed upstream through any layers and
     branches, reaches this layer first (before any other
     `ComplexityLayer`, and not across a `DCTResize`, behind which sizes are
@@ -300,7 +309,7 @@ def flops(model, nominal=False):
 
     Multiply-adds per example (one multiply and one add count once) of
     every convolution that a `ComplexityLayer` feeds, at its continuous
-    sizes, plus the Resolution layers' own products; differentiable in the
+    sizes, plus the layers' own resize products; differentiable in the
     scales. `complexity(model, "flops")` is this.
 
     Example:

@@ -7,7 +7,9 @@ convolution counts a quarter of the positions) and `full_complexity` the
 same count at s = 1; its gradient in the scales equals central finite
 differences (exact for this quadratic function up to float32 rounding); the
 quadratic and hinge budgets use it; ResNet-18's count equals one from its
-architecture, at s = 1 and at moved scales; FLOPs caps parse ("0.8GFLOPs") and bad
+architecture, at s = 1 and at moved scales; a DiffStride layer's spectral
+products and the conv it feeds equal a hand count from the official sizes;
+a convolution behind a fixed DCT resize is not counted; FLOPs caps parse ("0.8GFLOPs") and bad
 caps raise naming the argument.
 """
 
@@ -170,3 +172,15 @@ def test_a_convolution_behind_a_fixed_resize_is_not_counted():
     model = keras.Model(inputs, outputs)
     # r: 8*16*16*3 + 8*16*8*3 = 9216; fed: 8*8 positions * 1*1*3*2 = 384.
     assert float(kr.complexity(model, "flops")) == 9216.0 + 384.0
+
+
+def test_diffstride_flops_equal_a_hand_count():
+    inputs = keras.Input((32, 32, 6))
+    x = kr.DiffStride2D((2.0, 2.0), name="pool")(inputs)
+    model = keras.Model(inputs, keras.layers.Conv2D(6, 3, padding="same")(x))
+    # Official sizes before rounding: T_h = 8, q_h = 2 (8 + 4) = 24;
+    # T_w = 8 + 1, q_w = 2 (9 + 4) - 2 = 24. Spectral products per channel:
+    # 2 q_w W H + 2 q_h H q_w; the conv: 24 * 24 positions * 3*3*6*6.
+    products = (2 * 24 * 32 * 32 + 2 * 24 * 32 * 24) * 6
+    assert float(kr.complexity(model, "flops")) == products + 24 * 24 * 324
+    assert kr.full_complexity(model, "flops") == (2 * 32 * 32 * 32 * 2) * 6 + 32 * 32 * 324
