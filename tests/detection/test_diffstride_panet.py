@@ -284,7 +284,7 @@ def test_bad_arguments_raise_naming_them(kwargs, argument):
 
 
 # ----------------------------------------------------------- command line
-@pytest.mark.slow  # 4.5 min of wall time on the shared 2 cores (tracing, evaluation, plots)
+@pytest.mark.slow  # about 5 min of wall time on the shared 2 cores (tracing, evaluation)
 def test_train_model_diffstride_on_tiny_embedded_data(tmp_path):
     run_dir = tmp_path / "run"
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -303,3 +303,11 @@ def test_train_model_diffstride_on_tiny_embedded_data(tmp_path):
     assert 0.0 <= results["map50"] <= 1.0
     config = json.loads((run_dir / "config.json").read_text())
     assert config["config"]["model"] == "diffstride"
+    # The checkpoint loads in a fresh process and evaluates to the same numbers.
+    evaluated = subprocess.run([sys.executable, "-m", "training", "evaluate", str(run_dir)],
+                               capture_output=True, text=True, env=env, timeout=600)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    printed = dict(line.split(None, 1) for line in evaluated.stdout.splitlines()
+                   if line.startswith(("map50 ", "panet_complexity ")))  # fmt: skip
+    assert float(printed["map50"]) == pytest.approx(results["map50"], abs=5e-5)
+    assert float(printed["panet_complexity"]) == 1_216.0
