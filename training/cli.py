@@ -8,6 +8,7 @@
     python -m training sweep table1 --data embedded --seeds 0 1 2
     python -m training sweep table1 --data embedded --seeds 0 1 2 --diffstride-hinge-weights 1e-3
     python -m training sweep figure3 --seeds 0 1 2
+    python -m training layout runs/table1/resolution_lambda0.001_seed0 --baseline runs/table1/baseline_seed0
 
 Errors are one line on stderr and exit code 2 (`--debug` shows the
 traceback). A new run never writes into a directory that holds a run: by
@@ -233,6 +234,11 @@ def build_parser():
                                  "and 95%% confidence intervals over them")
     figure3.add_argument("--sweep-dir", default="runs/figure3",
                          help="the same command again continues the sweep there")
+    layout = _parser(commands, "layout",
+                     "the PANet layout detection runs learned, against a baseline run")
+    layout.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="detection run directories")
+    layout.add_argument("--baseline", required=True, metavar="RUN_DIR",
+                        help="a baseline run at the same image size (the reference sizes)")
     pretrain = _parser(commands, "pretrain-backbone",
                        "pretrain a detection backbone on generated crops, once, into the cache")
     _add_pretraining_options(pretrain)
@@ -360,6 +366,12 @@ def _sweep(args, verbose):
                        seeds=args.seeds, verbose=verbose, methods=args.methods, **options)
 
 
+def _layout(args, verbose):
+    from training.detection.layout import layout_report
+
+    print(layout_report(args.run_dirs, args.baseline))
+
+
 def _pretrain_backbone(args, verbose):
     from training.detection.backbone_pretraining import BackbonePretrainingRecipe
     from training.detection.backbone_pretraining import ensure_pretrained_backbone
@@ -375,7 +387,7 @@ def _pretrain_backbone(args, verbose):
 
 
 COMMANDS = {"train": _train, "evaluate": _evaluate, "classify": _classify, "sweep": _sweep,
-            "pretrain-backbone": _pretrain_backbone}
+            "layout": _layout, "pretrain-backbone": _pretrain_backbone}
 
 
 def main(argv=None):

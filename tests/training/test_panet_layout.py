@@ -73,3 +73,29 @@ def test_bad_runs_are_named(tmp_path):
     atomic_write_csv(tmp_path / "classify" / "results.csv", [{"epoch": 1, "accuracy": 0.5}])
     with pytest.raises(ValueError, match="not a detection run"):
         run_layout(tmp_path / "classify")
+
+
+def test_layout_command_in_a_fresh_process(tmp_path):
+    import subprocess
+    import sys
+
+    baseline = _write_run(tmp_path / "baseline_seed0", BASELINE)
+    runs = [_write_run(tmp_path / f"resolution_seed{seed}", LEARNED, SIZES) for seed in (0, 1)]
+    command = [sys.executable, "-m", "training", "layout", *map(str, runs), "--baseline",
+               str(baseline)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    level_rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()
+                  if line.split() and line.split()[0] in ("P3", "P4", "P5", "total")}
+    # Both runs are LEARNED: P3 goes from 2048/2368 = 86.5% to 2346/2591 = 90.5%.
+    assert level_rows["P3"] == ["P3", "2,048", "(86.5%)", "2,346", "(90.5%)", "2,346",
+                                "(90.5%)", "+4.1", "pts"]
+    assert "34x35 (1,190)" in done.stdout
+
+
+def test_layout_command_names_a_missing_run(tmp_path, capsys):
+    from training.cli import main
+
+    baseline = _write_run(tmp_path / "baseline_seed0", BASELINE)
+    assert main(["layout", str(tmp_path / "nowhere"), "--baseline", str(baseline)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'nowhere'}: no finished epoch")

@@ -23,9 +23,13 @@ rows = level_table(
     run_layout("runs/table1/baseline_seed0"))
 print(format_level_table(rows, ["seed 0"]))
 ```
+
+From the command line, `python -m training layout RUN_DIR [RUN_DIR ...]
+--baseline BASELINE_RUN_DIR` prints `layout_report`.
 """
 
 import math
+import pathlib
 
 from training.common.run_directory import RunDirectory
 from training.common.run_directory import read_csv
@@ -169,3 +173,28 @@ def format_conv_table(layouts, baseline, run_names):
         cells.append(cell)
     columns = ["convolution", "level", "baseline", *run_names]
     return format_table(cells, columns, align_right=columns[2:])
+
+
+def layout_report(run_dirs, baseline_dir):
+    """The text `python -m training layout` prints: every convolution's
+    learned size, then the complexity and its share per pyramid level.
+
+    Args:
+        run_dirs: Detection run directories (e.g. one model over seeds);
+            each column is named after its directory.
+        baseline_dir: A baseline run directory (the reference sizes).
+
+    Returns:
+        The two tables as one string.
+    """
+    names = [pathlib.Path(path).name for path in run_dirs]
+    if len(set(names)) != len(names):
+        names = [str(path) for path in run_dirs]
+    layouts = [run_layout(path) for path in run_dirs]
+    baseline = run_layout(baseline_dir)
+    return (f"PANet layout against the baseline {baseline_dir}: learned input size of each "
+            "convolution (its output area)\n\n"
+            + format_conv_table(layouts, baseline, names)
+            + "\n\nComplexity (share of the PANet's total) per pyramid level; share change: "
+              "mean share over the runs minus the baseline's\n\n"
+            + format_level_table(level_table(layouts, baseline), names))
