@@ -266,3 +266,12 @@ def test_adding_diffstride_rows_to_a_sweep_reuses_its_finished_runs(tmp_path, mo
         sweeps.run_table1(base, [0, 1], [1e-2], tmp_path, verbose=0,
                           diffstride_hinge_weights=[1e-3, 1e-2])
     assert len(trained) == 6
+
+
+def test_table1_shows_no_spread_for_a_single_run():
+    one = {"map50": 0.5899, "panet_complexity": 7360.0, "trainable_params": 2149519, "seed": 0}
+    two = [one, {**one, "map50": 0.6295, "seed": 1}]
+    single = sweeps.format_table1(sweeps.summarise({"baseline": [one]})).splitlines()[2].split()
+    assert single[:5] == ["baseline", "1", "59.0%", "-", "7,360"]
+    pair = sweeps.format_table1(sweeps.summarise({"baseline": two})).splitlines()[2].split()
+    assert pair[:5] == ["baseline", "2", "61.0%", "+-", "2.8"]  # mean, std of 58.99, 62.95

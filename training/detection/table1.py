@@ -210,6 +210,11 @@ def report_table1(settings, sweep_dir):
     return rows
 
 
+def _spread(row, key, spec, scale=1):
+    """` +- std` of a row's statistic; nothing for one run, which has no spread."""
+    return f" +- {scale * row[key + '_std']:{spec}}" if row["runs"] > 1 else ""
+
+
 def format_table1(rows):
     """Rows in the paper's Table 1 layout, with the statistics over seeds:
     model, runs, mAP@0.5 (mean +- std, then its 95% interval), PANet
@@ -236,10 +241,10 @@ def format_table1(rows):
         cell = {
             "Model": row["model"],
             "runs": row["runs"],
-            "mAP@0.5": f"{100 * row['map50_mean']:.1f}% +- {100 * row['map50_std']:.1f}",
+            "mAP@0.5": f"{100 * row['map50_mean']:.1f}%" + _spread(row, "map50", ".1f", 100),
             "mAP@0.5 95% CI": format_interval(estimate_from_columns(row, "map50"), 100),
-            "PANet complexity": f"{row['panet_complexity_mean']:,.0f} +- "
-                                f"{row['panet_complexity_std']:,.0f}",
+            "PANet complexity": f"{row['panet_complexity_mean']:,.0f}"
+                                + _spread(row, "panet_complexity", ",.0f"),
             "complexity 95% CI": format_interval(estimate_from_columns(row, "panet_complexity"),
                                                  spec=",.0f"),
             "Trainable params": f"{row['trainable_params']:,}",
