@@ -127,14 +127,12 @@ class FrozenYOLOV8Detector(PANetYOLOV8Detector):
             )(x)
 
         def align(tensors, name):
-            if len({tuple(t.shape[1:3]) for t in tensors}) == 1:
-                return list(tensors)
-            return keras_resolution.AlignToMaxShape(name=f"{name}_align")(tensors)
+            layer = keras_resolution.AlignToMaxShape(name=f"{name}_align")
+            return list(tensors) if layer.is_identity([t.shape for t in tensors]) else layer(tensors)
 
         def output(x, size, name):
-            if tuple(x.shape[1:3]) == tuple(size):
-                return x
-            return keras_resolution.DCTResize(size, name=f"{name}_dct")(x)
+            layer = keras_resolution.DCTResize(size, name=f"{name}_dct")
+            return x if layer.is_identity(x.shape) else layer(x)
 
         super().__init__(
             backbone,
@@ -235,10 +233,7 @@ def freeze_detector(model):
         # so run the model once at its image size to record every size.
         model(ops.zeros((1, *model.input.shape[1:]), "float32"), training=False)
         settings["panet_strides"] = {
-            name: [
-                float(ops.convert_to_numpy(s))
-                for s in layer.effective_strides(*ops.convert_to_numpy(layer.input_size).tolist())
-            ]
+            name: layer.strides_for(*ops.convert_to_numpy(layer.input_size).tolist())
             for name, layer, _ in model.panet_blocks()
         }
         settings["smoothness"] = model.smoothness

@@ -25,8 +25,10 @@ from keras import ops
 from keras_resolution.complexity_definitions import measure
 from keras_resolution.constraints import ScaleBounds
 from keras_resolution.layer import check_positive_finite
+from keras_resolution.layer import concrete_value
 from keras_resolution.layer import jit_follows_static_sizes
 from keras_resolution.layer import mark_scale_variable
+from keras_resolution.layer import sizes_from_host
 from keras_resolution.resize import spatial_axes
 from keras_resolution.resize import standardize_data_format
 from keras_resolution.spectral_pooling import check_strides
@@ -60,14 +62,20 @@ def thresholds(height, width, strides):
     return strided_height / two, strided_width / two + _f32(1.0, xp)
 
 
-def kept_bins(height, width, lower_height, upper_width, smoothness):
+def kept_bins(height, width, strides, smoothness, cropping=True):
     """`(low, high, columns)`: the rows `[0, low) + [H - high, H)` and the
-    real-DFT columns `[0, columns)` where the official mask is above 0.
+    real-DFT columns `[0, columns)` that the official forward pass keeps at
+    strides `(S_h, S_w)`: with `cropping`, those where its mask is above 0;
+    without, all of them (`H // 2`, `H - H // 2`, `W // 2 + 1`).
 
-    A position `p` is kept when `R + T - p > 0`, so `ceil(R + T)` positions
-    are; the vertical positions (see `vertical_positions`) give `low` and
-    `high` from that count. Ints (host) or int tensors (graph).
+    A position `p` is kept when `R + T - p > 0` (`T` from `thresholds`), so
+    `ceil(R + T)` positions are; the vertical positions (see
+    `vertical_positions`) give `low` and `high` from that count. Ints (host
+    sizes and NumPy float32 strides) or int tensors (graph).
     """
+    if not cropping:
+        return height // 2, height - height // 2, width // 2 + 1
+    lower_height, upper_width = thresholds(height, width, strides)
     xp = _xp(height, width, lower_height, upper_width)
     if xp is np:
         count_h = int(np.ceil(np.float32(smoothness) + lower_height))
@@ -99,6 +107,60 @@ def vertical_positions(rows, height):
 def adaptive_span_mask(threshold, smoothness, positions):
     """Official `compute_adaptive_span_mask`: `clip((R + T - p) / R, 0, 1)`."""
     return ops.clip((1.0 / smoothness) * ((smoothness + threshold) - positions), 0.0, 1.0)
+
+
+def kept_spectrum(height, width, strides, bins, smoothness):
+    """What the official forward pass keeps of the 2-D spectrum at strides
+    `(S_h, S_w)`, given its `kept_bins`: `(rows, columns, output_size,
+    row_mask, column_mask)`, the arguments of
+    `keras_resolution.spectral_pooling.spectral_crop`.
+
+    `DiffStride2D.call` computes it from its strides (the masks carry their
+    gradient), `FrozenDiffStride2D` once from constant ones.
+
+    Args:
+        height, width: The input's spatial sizes (ints or int tensors).
+        strides: `(S_h, S_w)`, float32 tensors or NumPy float32.
+        bins: `(low, high, columns)` from `kept_bins`.
+        smoothness: Ramp length `R`.
+
+    Returns:
+        The kept full-DFT rows, the number of kept real-DFT columns, the
+        inverse's size (`inverse_size`) and the two masks (float32
+        tensors).
+    """
+    low, high, columns = bins
+    # lower_height = strided_height / 2; upper_width = strided_width / 2 + 1
+    lower_height, upper_width = (
+        ops.cast(value, "float32") for value in thresholds(height, width, strides)
+    )
+    rows = kept_rows(height, low, high)  # vertical_to_keep, horizontal_to_keep
+    # compute_adaptive_span_mask(lower_height, R, fftshift'ed vertical_positions)
+    row_mask = adaptive_span_mask(lower_height, smoothness, vertical_positions(rows, height))
+    # compute_adaptive_span_mask(upper_width, R, horizontal_positions)
+    column_mask = adaptive_span_mask(upper_width, smoothness, ops.arange(columns, dtype="float32"))
+    return rows, columns, inverse_size(bins), row_mask, column_mask
+
+
+def inverse_size(bins):
+    """`(low + high, 2 (columns - 1))`: the size NumPy's `irfft2` (and the
+    official `irfft2d`) gives the kept bins `(low, high, columns)` by
+    default."""
+    low, high, columns = bins
+    return low + high, 2 * (columns - 1)
+
+
+def check_input_size(sizes, smoothness, argument="inputs"):
+    """ValueError naming `argument` unless every static size in `sizes` is
+    at least 2 and exceeds `smoothness` (so the stride's lower bound
+    `H / (H - R)` exists)."""
+    static = [d for d in sizes if isinstance(d, int)]
+    if any(d <= smoothness or d < 2 for d in static):
+        raise ValueError(
+            f"`{argument}`: height and width must be at least 2 and exceed "
+            f"`smoothness` (R = {smoothness:g}), so that the stride's "
+            f"lower bound H / (H - R) exists; got {tuple(sizes)}."
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_resolution")
@@ -237,7 +299,7 @@ class DiffStride2D(keras.layers.Layer):
         if len(input_shape) != 4:
             raise ValueError(f"DiffStride2D expects 4D `inputs`, got shape {tuple(input_shape)}.")
         sizes = [input_shape[axis] for axis in self.axes]
-        self._check_sizes(sizes)
+        check_input_size(sizes, self.smoothness)
         lower, upper = self.stride_bounds(*sizes)
         initial = np.asarray(self.initial_strides[: len(lower)], "float32")
         initial = np.clip(initial, lower, upper).astype("float32")
@@ -261,14 +323,6 @@ class DiffStride2D(keras.layers.Layer):
         self._refreshed_strides = initial
         self.nominal_input_sizes = sizes
 
-    def _check_sizes(self, sizes):
-        static = [d for d in sizes if isinstance(d, int)]
-        if any(d <= self.smoothness or d < 2 for d in static):
-            raise ValueError(
-                "`inputs`: height and width must be at least 2 and exceed "
-                f"`smoothness` (R = {self.smoothness:g}), so that the stride's "
-                f"lower bound H / (H - R) exists; got {tuple(sizes)}."
-            )
 
     # ----------------------------------------------------------------- strides
     def _per_axis(self, strides):
@@ -291,57 +345,34 @@ class DiffStride2D(keras.layers.Layer):
         ]
         return [c + (s - ops.stop_gradient(s)) for c, s in zip(clamped, (s_h, s_w))]
 
+    def strides_for(self, height, width):
+        """The values of `effective_strides` for inputs of these sizes, as
+        Python floats: the strides of a `FrozenDiffStride2D` for them."""
+        return [float(ops.convert_to_numpy(s)) for s in self.effective_strides(height, width)]
+
     def _host_strides(self, height, width, strides):
         """`effective_strides` in NumPy float32, from concrete strides."""
         lower, upper = self.stride_bounds(height, width)
         strides = np.clip(np.asarray(strides, "float32"), lower, upper).astype("float32")
         return self._per_axis(strides)
 
-    def _concrete_strides(self):
-        try:
-            return ops.convert_to_numpy(ops.stop_gradient(self.strides.value))
-        except Exception:  # Symbolic tensor or abstract tracer.
-            return None
-
     def _host_bins(self, height, width, strides):
-        if not self.cropping:
-            return height // 2, height - height // 2, width // 2 + 1
         strides = self._host_strides(height, width, strides)
-        lower_height, upper_width = thresholds(height, width, strides)
-        return kept_bins(height, width, lower_height, upper_width, self.smoothness)
+        return kept_bins(height, width, strides, self.smoothness, self.cropping)
 
     def _bins(self, height, width, strides, training):
         """(low, high, columns): Python ints, or int tensors in TF graphs."""
-        traced_by_tensorflow = keras.backend.backend() == "tensorflow"
-        if isinstance(height, int) and isinstance(width, int):
-            concrete = self._concrete_strides()
-            if concrete is not None:
-                self._refreshed_strides = concrete
-            elif self.static_sizes and training and not self._size_refresh_active:
-                raise RuntimeError(
-                    f"{self.name}: `static_sizes=True` is being traced for a "
-                    "compiled training step, but no keras_resolution."
-                    "SizeRefresh callback is refreshing its sizes. Pass "
-                    "SizeRefresh() to fit(), or use static_sizes=False with "
-                    "jit_compile=False."
-                )
-            if concrete is not None or self.static_sizes or not (
-                training or traced_by_tensorflow
-            ) or not self.cropping:
-                return self._host_bins(height, width, self._refreshed_strides)
-        if not traced_by_tensorflow:
-            raise RuntimeError(
-                f"{self.name}: the output size depends on the value of `strides`, "
-                "which is abstract in this compiled function. Compile with "
-                "jit_compile=False (jit_compile='auto' does this), or build "
-                "the layer with static_sizes=True and pass "
-                "keras_resolution.SizeRefresh() to fit()."
-            )
-        if not self.cropping:
-            return height // 2, height - height // 2, width // 2 + 1
+        static = isinstance(height, int) and isinstance(width, int)
+        concrete = concrete_value(self.strides) if static else None
+        if concrete is not None:
+            self._refreshed_strides = concrete
+        if sizes_from_host(
+            self, (height, width), training, concrete is not None, "`strides`",
+            follows_rate=self.cropping,
+        ):
+            return self._host_bins(height, width, self._refreshed_strides)
         strides = [ops.stop_gradient(s) for s in strides]
-        lower_height, upper_width = thresholds(height, width, strides)
-        return kept_bins(height, width, lower_height, upper_width, self.smoothness)
+        return kept_bins(height, width, strides, self.smoothness, self.cropping)
 
     # ----------------------------------------------------------------- forward
     def call(self, inputs, training=None):
@@ -349,25 +380,16 @@ class DiffStride2D(keras.layers.Layer):
         the comments)."""
         shape = ops.shape(inputs)
         height, width = shape[self.axes[0]], shape[self.axes[1]]
-        self._check_sizes([height, width])
+        check_input_size([height, width], self.smoothness)
         self.input_size.assign(ops.cast(ops.stack([height, width]), "int32"))
-        R = self.smoothness
         # strides[i].assign(max(strides[i], min_stride)); strides.constraint(...)
         strides = self.effective_strides(height, width)
-        # lower_height = strided_height / 2; upper_width = strided_width / 2 + 1
-        lower_height, upper_width = thresholds(height, width, strides)
         # vertical_to_keep, horizontal_to_keep = tf.where(mask > 0), stop_gradient
-        low, high, columns = self._bins(height, width, strides, training)
-        rows = kept_rows(height, low, high)
-        # compute_adaptive_span_mask(lower_height, R, fftshift'ed vertical_positions)
-        vertical_mask = adaptive_span_mask(lower_height, R, vertical_positions(rows, height))
-        # compute_adaptive_span_mask(upper_width, R, horizontal_positions)
-        horizontal_mask = adaptive_span_mask(upper_width, R, ops.arange(columns, dtype="float32"))
-        # irfft2d(gather(rfft2d(inputs) * masks)): default fft_length (h, 2 (n_w - 1))
-        output_size = (low + high, 2 * (columns - 1))
-        return spectral_crop(
-            inputs, rows, columns, output_size, vertical_mask, horizontal_mask, self.data_format
-        )
+        bins = self._bins(height, width, strides, training)
+        # the thresholds, the kept rows and columns and their masks
+        spectrum = kept_spectrum(height, width, strides, bins, self.smoothness)
+        # irfft2d(gather(rfft2d(inputs) * masks))
+        return spectral_crop(inputs, *spectrum, data_format=self.data_format)
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)
@@ -383,8 +405,7 @@ class DiffStride2D(keras.layers.Layer):
         return tuple(shape)
 
     def _output_sizes_for(self, sizes, strides):
-        low, high, columns = self._host_bins(int(sizes[0]), int(sizes[1]), strides)
-        return low + high, 2 * (columns - 1)
+        return inverse_size(self._host_bins(int(sizes[0]), int(sizes[1]), strides))
 
     @property
     def output_sizes(self):

@@ -19,21 +19,21 @@ from keras import ops
 
 from keras_resolution import resize
 from keras_resolution import transforms
-from keras_resolution.diffstride import adaptive_span_mask
+from keras_resolution.diffstride import check_input_size
 from keras_resolution.diffstride import kept_bins
-from keras_resolution.diffstride import thresholds
-from keras_resolution.diffstride import vertical_positions
+from keras_resolution.diffstride import kept_spectrum
 from keras_resolution.layer import check_positive_finite
+from keras_resolution.layer import check_size_bounds
 from keras_resolution.layer import output_sizes_for
+from keras_resolution.layer import resolution_matrices
 from keras_resolution.resize import align_to_max_shape
 from keras_resolution.resize import dct_resize
 from keras_resolution.resize import spatial_axes
 from keras_resolution.resize import standardize_data_format
 from keras_resolution.safe_subsample import nearest_indices
+from keras_resolution.spectral_pooling import apply_spectral_crop
 from keras_resolution.spectral_pooling import check_strides
-from keras_resolution.spectral_pooling import height_operator
-from keras_resolution.spectral_pooling import kept_rows
-from keras_resolution.spectral_pooling import width_operator
+from keras_resolution.spectral_pooling import spectral_crop_operators
 
 
 @keras.saving.register_keras_serializable(package="keras_resolution")
@@ -75,6 +75,12 @@ class DCTResize(keras.layers.Layer):
 
     def call(self, inputs):
         return dct_resize(inputs, self.size, self.data_format)
+
+    def is_identity(self, input_shape):
+        """Whether inputs of this shape already have the target size, so
+        the layer returns them unchanged (False while a size is unknown)."""
+        axes = spatial_axes(len(input_shape), self.data_format)
+        return tuple(input_shape[axis] for axis in axes) == self.size
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)
@@ -122,6 +128,13 @@ class AlignToMaxShape(keras.layers.Layer):
     def call(self, inputs):
         return align_to_max_shape(list(inputs), self.data_format)
 
+    def is_identity(self, input_shape):
+        """Whether branches of these shapes (a list) already share their
+        known spatial sizes, so the layer returns them unchanged."""
+        axes = spatial_axes(len(input_shape[0]), self.data_format)
+        sizes = {tuple(shape[axis] for axis in axes) for shape in input_shape}
+        return len(sizes) == 1 and None not in next(iter(sizes))
+
     def compute_output_shape(self, input_shape):
         axes = spatial_axes(len(input_shape[0]), self.data_format)
         target = {}
@@ -152,30 +165,59 @@ def _input_size_argument(input_size, rank=None):
     return tuple(int(v) for v in values)
 
 
-def _check_frozen_input(layer, input_shape, rank):
-    """ValueError naming `inputs` unless their spatial sizes are the ones
-    `layer` was frozen for."""
-    if len(input_shape) != rank + 2:
-        raise ValueError(
-            f"{layer.name}: `inputs` must have rank {rank + 2}, got shape {tuple(input_shape)}."
-        )
-    sizes = tuple(input_shape[axis] for axis in layer.axes)
-    if sizes != layer.input_size:
-        raise ValueError(
-            f"{layer.name}: `inputs` must have the spatial sizes {layer.input_size} it was "
-            f"frozen for, got shape {tuple(input_shape)}."
-        )
+class FrozenResize(keras.layers.Layer):
+    """Base class of the frozen layers: a resize for one input size, whose
+    output size is known when it is constructed.
 
+    Subclasses set `input_size` and `output_size` (tuples of ints, one
+    entry per resized axis); this class checks the inputs in `build` and
+    gives the static output shape.
 
-def _static_output_shape(input_shape, axes, sizes):
-    shape = list(input_shape)
-    for axis, size in zip(axes, sizes):
-        shape[axis] = size
-    return tuple(shape)
+    Args:
+        data_format: `"channels_last"` (default) or `"channels_first"`;
+            None means `keras.config.image_data_format()`.
+        **kwargs: Base `Layer` arguments (`name`, `dtype`, ...).
+    """
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = standardize_data_format(data_format)
+
+    @property
+    def axes(self):
+        """The resized axes of the inputs (`spatial_axes`)."""
+        return spatial_axes(len(self.input_size) + 2, self.data_format)
+
+    def build(self, input_shape):
+        rank = len(self.input_size)
+        if len(input_shape) != rank + 2:
+            raise ValueError(
+                f"{self.name}: `inputs` must have rank {rank + 2}, got shape "
+                f"{tuple(input_shape)}."
+            )
+        sizes = tuple(input_shape[axis] for axis in self.axes)
+        if sizes != self.input_size:
+            raise ValueError(
+                f"{self.name}: `inputs` must have the spatial sizes {self.input_size} it was "
+                f"frozen for, got shape {tuple(input_shape)}."
+            )
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        for axis, size in zip(self.axes, self.output_size):
+            shape[axis] = size
+        return tuple(shape)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "input_size": list(self.input_size),
+            "data_format": self.data_format,
+        }
 
 
 @keras.saving.register_keras_serializable(package="keras_resolution")
-class FrozenResolutionLayer(keras.layers.Layer):
+class FrozenResolutionLayer(FrozenResize):
     """A `ResolutionLayer` at a constant scale, for one input size.
 
     For an input of spatial sizes `input_size`, a `ResolutionLayer` whose
@@ -240,7 +282,7 @@ class FrozenResolutionLayer(keras.layers.Layer):
         data_format=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(data_format=data_format, **kwargs)
         self.input_size = _input_size_argument(input_size)
         rank = len(self.input_size)
         scales = list(scale) if isinstance(scale, (list, tuple)) else [scale] * rank
@@ -252,60 +294,31 @@ class FrozenResolutionLayer(keras.layers.Layer):
         self.scale = tuple(check_positive_finite("scale", s) for s in scales)
         self.transform = transforms.check_transform(transform)
         self.taper = check_positive_finite("taper", taper)
-        if gradient not in resize.GRADIENT_MODES:
-            raise ValueError(
-                f"Unknown `gradient`: {gradient!r}. Expected one of {resize.GRADIENT_MODES}."
-            )
-        self.gradient = gradient
-        if isinstance(min_size, bool) or int(min_size) != min_size or min_size < 1:
-            raise ValueError(f"`min_size` must be an integer >= 1, got {min_size!r}.")
-        self.min_size = int(min_size)
-        if max_size is not None and (int(max_size) != max_size or max_size < min_size):
-            raise ValueError(
-                f"`max_size` must be None or an integer >= min_size, got {max_size!r}."
-            )
-        self.max_size = None if max_size is None else int(max_size)
-        self.data_format = standardize_data_format(data_format)
-        self.axes = spatial_axes(rank + 2, self.data_format)
+        self.gradient = resize.check_gradient(gradient)
+        self.min_size, self.max_size = check_size_bounds(min_size, max_size)
         self.output_size = output_sizes_for(
             self.input_size,
             np.asarray(self.scale, self.variable_dtype),
             self.min_size,
             self.max_size,
         )
-        self._matrices = tuple(ops.convert_to_numpy(m) for m in self._axis_matrices())
-
-    def _axis_matrices(self):
-        """The `(d_out, d_in)` matrix of each axis: `ResolutionLayer.call`'s
-        clipping of `s` and `resize_matrix`, at the constant scale."""
-        dtype = self.variable_dtype
-        matrices = []
-        for d_in, s, d_out in zip(self.input_size, self.scale, self.output_size):
-            length = ops.cast(d_in, dtype)
-            s = ops.clip(
-                ops.convert_to_tensor(s, dtype),
-                self.min_size / length,
-                (self.max_size or np.inf) / length,
-            )
-            matrices.append(
-                resize.resize_matrix(
-                    d_in,
-                    s,
-                    d_out,
-                    taper=self.taper,
-                    transform=self.transform,
-                    gradient=self.gradient,
-                )
-            )
-        return matrices
+        # `ResolutionLayer.call`'s matrices, once, at the constant scale.
+        matrices = resolution_matrices(
+            self.input_size,
+            [ops.convert_to_tensor(s, self.variable_dtype) for s in self.scale],
+            self.output_size,
+            taper=self.taper,
+            transform=self.transform,
+            gradient=self.gradient,
+            min_size=self.min_size,
+            max_size=self.max_size,
+        )
+        self._matrices = tuple(ops.convert_to_numpy(m) for m in matrices)
 
     @property
     def matrices(self):
         """The constant `(d_out, d_in)` matrix of each resized axis (NumPy)."""
         return self._matrices
-
-    def build(self, input_shape):
-        _check_frozen_input(self, input_shape, len(self.input_size))
 
     def call(self, inputs):
         outputs = inputs
@@ -313,25 +326,20 @@ class FrozenResolutionLayer(keras.layers.Layer):
             outputs = resize.apply_along_axis(outputs, ops.convert_to_tensor(matrix), axis)
         return outputs
 
-    def compute_output_shape(self, input_shape):
-        return _static_output_shape(input_shape, self.axes, self.output_size)
-
     def get_config(self):
         return {
             **super().get_config(),
-            "input_size": list(self.input_size),
             "scale": list(self.scale),
             "transform": self.transform,
             "taper": self.taper,
             "gradient": self.gradient,
             "min_size": self.min_size,
             "max_size": self.max_size,
-            "data_format": self.data_format,
         }
 
 
 @keras.saving.register_keras_serializable(package="keras_resolution")
-class FrozenDiffStride2D(keras.layers.Layer):
+class FrozenDiffStride2D(FrozenResize):
     """A `DiffStride2D` at constant strides, for one input size.
 
     For an input of `(height, width)` = `input_size` and the strides `S`
@@ -379,78 +387,45 @@ class FrozenDiffStride2D(keras.layers.Layer):
         data_format=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(data_format=data_format, **kwargs)
         self.input_size = _input_size_argument(input_size, rank=2)
         self.strides = check_strides(strides)
         self.smoothness = check_positive_finite("smoothness", smoothness)
         self.cropping = bool(cropping)
-        self.data_format = standardize_data_format(data_format)
-        self.axes = spatial_axes(4, self.data_format)
         height, width = self.input_size
-        if min(height, width) < 2 or min(height, width) <= self.smoothness:
-            raise ValueError(
-                f"`input_size`: height and width must be at least 2 and exceed "
-                f"`smoothness` (R = {self.smoothness:g}), got {self.input_size}."
-            )
+        check_input_size(self.input_size, self.smoothness, "input_size")
         # The steps of `DiffStride2D.call`, once, at constant strides.
         strides = tuple(np.float32(s) for s in self.strides)
-        lower_height, upper_width = thresholds(height, width, strides)
-        if self.cropping:
-            low, high, columns = kept_bins(
-                height, width, lower_height, upper_width, self.smoothness
-            )
-        else:
-            low, high, columns = height // 2, height - height // 2, width // 2 + 1
-        rows = kept_rows(height, low, high)
-        vertical_mask = adaptive_span_mask(
-            ops.convert_to_tensor(lower_height, "float32"),
-            self.smoothness,
-            vertical_positions(rows, height),
+        bins = kept_bins(height, width, strides, self.smoothness, self.cropping)
+        rows, columns, output_size, row_mask, column_mask = kept_spectrum(
+            height, width, strides, bins, self.smoothness
         )
-        horizontal_mask = adaptive_span_mask(
-            ops.convert_to_tensor(upper_width, "float32"),
-            self.smoothness,
-            ops.arange(columns, dtype="float32"),
+        self.output_size = tuple(int(size) for size in output_size)
+        width_matrix, height_matrices = spectral_crop_operators(
+            height, width, rows, columns, self.output_size, row_mask, column_mask
         )
-        self.output_size = (int(low + high), int(2 * (columns - 1)))
-        k_re, k_im = width_operator(width, columns, horizontal_mask, self.output_size[1])
-        m_re, m_im = height_operator(height, rows, vertical_mask, self.output_size[0])
-        self._width_matrix = ops.convert_to_numpy(
-            ops.transpose(ops.concatenate([k_re, k_im], 1))
-        )
-        self._height_matrices = (ops.convert_to_numpy(m_re), ops.convert_to_numpy(m_im))
-
-    def build(self, input_shape):
-        _check_frozen_input(self, input_shape, 2)
+        self._width_matrix = ops.convert_to_numpy(width_matrix)
+        self._height_matrices = tuple(ops.convert_to_numpy(m) for m in height_matrices)
 
     def call(self, inputs):
-        # `spectral_crop`'s three products, with its operators precomputed.
-        h_axis, w_axis = self.axes
-        widths = resize.apply_along_axis(
-            inputs, ops.convert_to_tensor(self._width_matrix), w_axis
+        return apply_spectral_crop(
+            inputs,
+            ops.convert_to_tensor(self._width_matrix),
+            tuple(ops.convert_to_tensor(m) for m in self._height_matrices),
+            self.data_format,
         )
-        real, imaginary = ops.split(widths, 2, axis=w_axis)
-        m_re, m_im = (ops.convert_to_tensor(m) for m in self._height_matrices)
-        return resize.apply_along_axis(real, m_re, h_axis) - resize.apply_along_axis(
-            imaginary, m_im, h_axis
-        )
-
-    def compute_output_shape(self, input_shape):
-        return _static_output_shape(input_shape, self.axes, self.output_size)
 
     def get_config(self):
         return {
             **super().get_config(),
-            "input_size": list(self.input_size),
             "strides": list(self.strides),
             "smoothness": self.smoothness,
             "cropping": self.cropping,
-            "data_format": self.data_format,
         }
 
 
 @keras.saving.register_keras_serializable(package="keras_resolution")
-class FrozenSafeSubsample(keras.layers.Layer):
+class FrozenSafeSubsample(FrozenResize):
     """A `SafeSubsample` at a constant sigma, for one input size: a fixed
     nearest-neighbour resize.
 
@@ -475,7 +450,7 @@ class FrozenSafeSubsample(keras.layers.Layer):
     """
 
     def __init__(self, input_size, output_size, data_format=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(data_format=data_format, **kwargs)
         self.input_size = _input_size_argument(input_size, rank=2)
         try:
             self.output_size = _input_size_argument(output_size, rank=2)
@@ -483,14 +458,9 @@ class FrozenSafeSubsample(keras.layers.Layer):
             raise ValueError(
                 f"`output_size` must be 2 integers >= 1, got {output_size!r}."
             ) from None
-        self.data_format = standardize_data_format(data_format)
-        self.axes = spatial_axes(4, self.data_format)
         self._indices = tuple(
             nearest_indices(d_in, d_out) for d_in, d_out in zip(self.input_size, self.output_size)
         )
-
-    def build(self, input_shape):
-        _check_frozen_input(self, input_shape, 2)
 
     def call(self, inputs):
         outputs = inputs
@@ -498,13 +468,5 @@ class FrozenSafeSubsample(keras.layers.Layer):
             outputs = ops.take(outputs, indices, axis=axis)
         return outputs
 
-    def compute_output_shape(self, input_shape):
-        return _static_output_shape(input_shape, self.axes, self.output_size)
-
     def get_config(self):
-        return {
-            **super().get_config(),
-            "input_size": list(self.input_size),
-            "output_size": list(self.output_size),
-            "data_format": self.data_format,
-        }
+        return {**super().get_config(), "output_size": list(self.output_size)}

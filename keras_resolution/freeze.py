@@ -49,11 +49,7 @@ from keras_resolution.fixed_layers import FrozenResolutionLayer
 from keras_resolution.fixed_layers import FrozenSafeSubsample
 from keras_resolution.layer import ResolutionLayer
 from keras_resolution.njet import NJetConv2D
-from keras_resolution.njet import filter_half_width
-from keras_resolution.njet import gaussian_derivative_basis
-from keras_resolution.njet import gaussian_derivative_basis_2d
 from keras_resolution.resize import spatial_axes
-from keras_resolution.safe_subsample import safe_size
 
 # Model class -> function returning its frozen copy (`register_freezer`).
 _FREEZERS = {}
@@ -206,11 +202,11 @@ def _freeze_graph(graph):
             for layer in frozen_layer(operation, args[0]):
                 outputs = layer(outputs)
             return outputs
-        if isinstance(operation, AlignToMaxShape) and _same_sizes(args[0], operation.data_format):
-            return list(args[0])
-        if isinstance(operation, DCTResize) and _sizes(args[0], operation.data_format) == (
-            operation.size
+        if isinstance(operation, AlignToMaxShape) and operation.is_identity(
+            [t.shape for t in args[0]]
         ):
+            return list(args[0])
+        if isinstance(operation, DCTResize) and operation.is_identity(args[0].shape):
             return args[0]
         return operation(*args, **kwargs)
 
@@ -247,10 +243,9 @@ def _frozen_copy(layer, input_size, name):
             dtype=layer.dtype_policy,
             name=name,
         )]
-    strides = layer.effective_strides(*input_size)
     return [FrozenDiffStride2D(
         input_size,
-        [float(ops.convert_to_numpy(s)) for s in strides],
+        layer.strides_for(*input_size),
         smoothness=layer.smoothness,
         cropping=layer.cropping,
         data_format=layer.data_format,
@@ -261,17 +256,11 @@ def _frozen_copy(layer, input_size, name):
 
 def _frozen_njet(layer, input_size, name):
     """An N-Jet layer with safe subsampling at its current sigma: the fixed
-    nearest subsample (`FrozenSafeSubsample`), then a `Conv2D` holding the
-    filter it computes (`NJetConv2D.call`'s steps), cropped to its current
-    extent `2 f + 1` (the taps beyond are exactly zero) and its bias."""
-    subsample = layer.safe_subsample
-    sigma = np.float32(layer.sigma_value)
-    output_size = tuple(safe_size(d, sigma, subsample.r, subsample.rule) for d in input_size)
-    sigma_tensor = layer.sigma()
-    half_width = filter_half_width(sigma_tensor, layer.k, layer.size_rule)
-    basis = gaussian_derivative_basis(sigma_tensor, layer.order, half_width, layer.max_half_width)
-    basis = ops.cast(gaussian_derivative_basis_2d(basis, layer.order), layer.compute_dtype)
-    kernel = ops.convert_to_numpy(ops.einsum("fhw,fco->hwco", basis, layer.alphas))
+    nearest subsample (`FrozenSafeSubsample`), then a `Conv2D` holding its
+    current filter (`NJetConv2D.kernel`), cropped to its current extent
+    `2 f + 1` (the taps beyond are exactly zero), and its bias."""
+    output_size = layer.safe_subsample.output_sizes_for(input_size)
+    kernel = ops.convert_to_numpy(layer.kernel())
     grid, extent = layer.max_half_width, layer.half_width
     cropped = kernel[grid - extent : grid + extent + 1, grid - extent : grid + extent + 1]
     if np.count_nonzero(kernel) != np.count_nonzero(cropped):
@@ -301,14 +290,3 @@ def _conv_input_shape(layer, sizes, channels):
     if layer.data_format == "channels_first":
         return (None, channels, *sizes)
     return (None, *sizes, channels)
-
-
-def _sizes(tensor, data_format):
-    shape = tuple(tensor.shape)
-    return tuple(shape[axis] for axis in spatial_axes(len(shape), data_format))
-
-
-def _same_sizes(tensors, data_format):
-    """Whether every tensor has the same known spatial sizes."""
-    sizes = {_sizes(t, data_format) for t in tensors}
-    return len(sizes) == 1 and None not in next(iter(sizes))

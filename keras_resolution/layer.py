@@ -78,6 +78,19 @@ def check_positive_finite(name, value):
     return value
 
 
+def check_size_bounds(min_size, max_size):
+    """`(min_size, max_size)` as ints (`max_size` may be None); ValueError
+    naming the argument unless `min_size` is an integer >= 1 and `max_size`
+    None or an integer >= min_size."""
+    if isinstance(min_size, bool) or int(min_size) != min_size or min_size < 1:
+        raise ValueError(f"`min_size` must be an integer >= 1, got {min_size!r}.")
+    if max_size is not None and (int(max_size) != max_size or max_size < min_size):
+        raise ValueError(
+            f"`max_size` must be None or an integer >= min_size, got {max_size!r}."
+        )
+    return int(min_size), None if max_size is None else int(max_size)
+
+
 def output_sizes_for(input_sizes, scales, min_size=1, max_size=None):
     """Integer output sizes `ceil(d_in * s)` computed on the host.
 
@@ -115,6 +128,127 @@ def _keep_supports_jit(layer, value):
 # `supports_jit` of every layer whose sizes follow a learned value: jit only
 # with `static_sizes=True` (sizes refreshed by `SizeRefresh`), never on torch.
 jit_follows_static_sizes = property(_supports_jit, _keep_supports_jit)
+
+
+def concrete_value(variable):
+    """The value of `variable` as NumPy when it is concrete here, else None.
+
+    Concrete in eager execution, including JAX's eager `grad`; not inside a
+    TensorFlow graph or a jit trace.
+    """
+    try:
+        return ops.convert_to_numpy(ops.stop_gradient(variable.value))
+    except Exception:  # Symbolic tensor or abstract tracer.
+        return None
+
+
+def sizes_from_host(layer, input_sizes, training, rate_is_concrete, rate, follows_rate=True):
+    """Whether a layer whose integer output sizes follow a learned rate
+    computes them on the host (Python ints) rather than in the graph.
+
+    The mechanism shared by `ResolutionLayer`, `DiffStride2D` and
+    `SafeSubsample`: with static input sizes, the host computes the sizes
+    when the rate is concrete (eager execution), when `SizeRefresh` keeps
+    its last value between compiled steps (`static_sizes=True`), and for a
+    shape-only trace; otherwise a TensorFlow graph computes them as int
+    tensors. Anything else cannot know the sizes and raises.
+
+    Args:
+        layer: The layer; its `name`, `static_sizes` and the
+            `_size_refresh_active` flag that `SizeRefresh` sets are read.
+        input_sizes: Its spatial input sizes (ints, or int tensors).
+        training: The `training` argument of its call.
+        rate_is_concrete: Whether the rate's value could be read here
+            (`concrete_value` is not None); the layer then records it.
+        rate: How the error messages name the rate (e.g. "`scale`").
+        follows_rate: False when these sizes do not depend on the rate (a
+            `DiffStride2D` without cropping): static input sizes suffice.
+
+    Returns:
+        True for host sizes, False for sizes computed in a TensorFlow graph.
+
+    Raises:
+        RuntimeError: in a compiled step whose sizes cannot be known.
+    """
+    traced_by_tensorflow = keras.backend.backend() == "tensorflow"
+    if all(isinstance(d, int) for d in input_sizes):
+        if (
+            not rate_is_concrete
+            and layer.static_sizes
+            and training
+            and not layer._size_refresh_active
+        ):
+            raise RuntimeError(
+                f"{layer.name}: `static_sizes=True` is being traced for a "
+                "compiled training step, but no keras_resolution."
+                f"SizeRefresh callback is refreshing its sizes; its {rate} "
+                "would move while the traced sizes stay fixed. Pass "
+                "SizeRefresh() to fit(), or use static_sizes=False with "
+                "jit_compile=False."
+            )
+        if rate_is_concrete or layer.static_sizes or not follows_rate or not (
+            training or traced_by_tensorflow
+        ):
+            # Concrete, refreshed between steps, or a shape-only trace.
+            return True
+    if not traced_by_tensorflow:
+        raise RuntimeError(
+            f"{layer.name}: the output size depends on the value of {rate}, "
+            "which is abstract in this compiled function. Compile with "
+            "jit_compile=False (jit_compile='auto' does this), or build "
+            "the layer with static_sizes=True and pass "
+            "keras_resolution.SizeRefresh() to fit()."
+        )
+    return False
+
+
+def resolution_matrices(
+    input_sizes,
+    scales,
+    output_sizes,
+    taper=4.0,
+    transform="dct",
+    gradient="exact",
+    min_size=1,
+    max_size=None,
+):
+    """The `(d_out, d_in)` matrix of each axis of a Resolution layer.
+
+    Each scale is first clipped to `[min_size / d_in, max_size / d_in]`
+    (so `q = d_in * s` stays within the size bounds), then Algorithm 1's
+    matrix is built by `keras_resolution.resize.resize_matrix`.
+    `ResolutionLayer.call` uses it with its scale variable,
+    `FrozenResolutionLayer` with constant scales, so both compute the same
+    matrices.
+
+    Args:
+        input_sizes: Input length per axis (Python ints, or int tensors in
+            TensorFlow graphs).
+        scales: Scale `s` per axis (scalar tensors, differentiable).
+        output_sizes: Output length per axis, `ceil(d_in * s)` within the
+            size bounds (`output_sizes_for`).
+        taper, transform, gradient: As for `ResolutionLayer`.
+        min_size, max_size: The size bounds, as for `ResolutionLayer`.
+
+    Returns:
+        List of matrices, in the dtype of the scales.
+
+    Example:
+
+    >>> scale = keras.ops.convert_to_tensor(0.75)
+    >>> [tuple(m.shape) for m in resolution_matrices([20], [scale], [15])]
+    [(15, 20)]
+    """
+    matrices = []
+    for d_in, s, d_out in zip(input_sizes, scales, output_sizes):
+        length = ops.cast(d_in, ops.dtype(s))
+        s = ops.clip(s, min_size / length, (max_size or np.inf) / length)
+        matrices.append(
+            resize.resize_matrix(
+                d_in, s, d_out, taper=taper, transform=transform, gradient=gradient
+            )
+        )
+    return matrices
 
 
 @keras.saving.register_keras_serializable(package="keras_resolution")
@@ -219,20 +353,8 @@ class ResolutionLayer(keras.layers.Layer):
         self.initial_scale = [check_positive_finite("scale", s) for s in scales]
         self.transform = transforms.check_transform(transform)
         self.taper = check_positive_finite("taper", taper)
-        if gradient not in resize.GRADIENT_MODES:
-            raise ValueError(
-                f"Unknown `gradient`: {gradient!r}. Expected one of "
-                f"{resize.GRADIENT_MODES}."
-            )
-        self.gradient = gradient
-        if int(min_size) != min_size or min_size < 1:
-            raise ValueError(f"`min_size` must be an integer >= 1, got {min_size!r}.")
-        self.min_size = int(min_size)
-        if max_size is not None and (int(max_size) != max_size or max_size < min_size):
-            raise ValueError(
-                f"`max_size` must be None or an integer >= min_size, got {max_size!r}."
-            )
-        self.max_size = None if max_size is None else int(max_size)
+        self.gradient = resize.check_gradient(gradient)
+        self.min_size, self.max_size = check_size_bounds(min_size, max_size)
         self.min_scale = None if min_scale is None else check_positive_finite(
             "min_scale", min_scale
         )
@@ -327,47 +449,15 @@ class ResolutionLayer(keras.layers.Layer):
         return lower, upper
 
     # ----------------------------------------------------------------- sizes
-    def _concrete_scale(self):
-        """The value of `s` as NumPy when it is concrete here, else None.
-
-        Concrete in eager execution, including JAX's eager `grad`; not inside
-        a TensorFlow graph or a jit trace.
-        """
-        try:
-            return ops.convert_to_numpy(ops.stop_gradient(self.scale.value))
-        except Exception:  # Symbolic tensor or abstract tracer.
-            return None
-
     def _output_sizes(self, input_sizes, training):
         """Integer output sizes: Python ints, or int tensors in TF graphs."""
-        traced_by_tensorflow = keras.backend.backend() == "tensorflow"
-        if all(isinstance(d, int) for d in input_sizes):
-            scale = self._concrete_scale()
-            if scale is not None:
-                self._refreshed_scale = scale
-            elif self.static_sizes and training and not self._size_refresh_active:
-                raise RuntimeError(
-                    f"{self.name}: `static_sizes=True` is being traced for a "
-                    "compiled training step, but no keras_resolution."
-                    "SizeRefresh callback is refreshing its sizes; its scale "
-                    "would move while the traced sizes stay fixed. Pass "
-                    "SizeRefresh() to fit(), or use static_sizes=False with "
-                    "jit_compile=False."
-                )
-            if scale is not None or self.static_sizes or not (
-                training or traced_by_tensorflow
-            ):
-                # Concrete, refreshed between steps, or a shape-only trace.
-                return output_sizes_for(
-                    input_sizes, self._refreshed_scale, self.min_size, self.max_size
-                )
-        if not traced_by_tensorflow:
-            raise RuntimeError(
-                f"{self.name}: the output size depends on the value of `scale`, "
-                "which is abstract in this compiled function. Compile with "
-                "jit_compile=False (jit_compile='auto' does this), or build "
-                "the layer with static_sizes=True and pass "
-                "keras_resolution.SizeRefresh() to fit()."
+        static = all(isinstance(d, int) for d in input_sizes)
+        scale = concrete_value(self.scale) if static else None
+        if scale is not None:
+            self._refreshed_scale = scale
+        if sizes_from_host(self, input_sizes, training, scale is not None, "`scale`"):
+            return output_sizes_for(
+                input_sizes, self._refreshed_scale, self.min_size, self.max_size
             )
         return tuple(resize.output_length(q) for q in self._target_lengths(input_sizes))
 
@@ -415,22 +505,18 @@ class ResolutionLayer(keras.layers.Layer):
         shape = ops.shape(inputs)
         input_sizes = tuple(shape[axis] for axis in self.axes)
         self.input_size.assign(ops.cast(ops.stack(input_sizes), "int32"))
-        output_sizes = self._output_sizes(input_sizes, training)
+        matrices = resolution_matrices(
+            input_sizes,
+            [self.scale[i] for i in range(self.rank)],
+            self._output_sizes(input_sizes, training),
+            taper=self.taper,
+            transform=self.transform,
+            gradient=self.gradient,
+            min_size=self.min_size,
+            max_size=self.max_size,
+        )
         outputs = inputs
-        for i, axis in enumerate(self.axes):
-            scale = ops.clip(
-                self.scale[i],
-                self.min_size / ops.cast(input_sizes[i], self.scale.dtype),
-                (self.max_size or np.inf) / ops.cast(input_sizes[i], self.scale.dtype),
-            )
-            matrix = resize.resize_matrix(
-                input_sizes[i],
-                scale,
-                output_sizes[i],
-                taper=self.taper,
-                transform=self.transform,
-                gradient=self.gradient,
-            )
+        for axis, matrix in zip(self.axes, matrices):
             outputs = resize.apply_along_axis(outputs, matrix, axis)
         return outputs
 

@@ -374,11 +374,16 @@ class NJetConv2D(keras.layers.Layer):
         return 2 * self.half_width + 1
 
     # ---------------------------------------------------------------- forward
-    def call(self, inputs, training=None):
-        """The official `Srf_layer_shared.forward`, one step per line (the
-        paper's names in the comments)."""
-        # data = safe_sample(data, sigma): s_bar = the size sigma permits
-        x = inputs if self.safe_subsample is None else self.safe_subsample(inputs, training=training)
+    def kernel(self):
+        """The current filter `F`, the official `Srf_layer_shared`'s steps
+        (the paper's names in the comments).
+
+        Returns:
+            Tensor `(2 M + 1, 2 M + 1, channels, filters)` in the compute
+            dtype, on the fixed grid of half-width `M = max_half_width` and
+            exactly zero beyond the current half-width `f(sigma)`;
+            differentiable in `s` and `alphas`.
+        """
         # sigma = 2^scales
         sigma = self.sigma()
         # filtersize: f = ceil(k sigma + 0.5) (code) | ceil(k sigma) (paper), detached
@@ -388,9 +393,15 @@ class NJetConv2D(keras.layers.Layer):
         # G^{i,j}(x, y; sigma) = G^i(x) G^j(y), i + j <= N (Eq. 3)
         basis = ops.cast(gaussian_derivative_basis_2d(basis, self.order), self.compute_dtype)
         # F(x, y, c; sigma) = sum_{i+j<=N} alpha_{i,j,c} G^{i,j}(x, y; sigma) (Eq. 5)
-        kernel = ops.einsum("fhw,fco->hwco", basis, self.alphas)
+        return ops.einsum("fhw,fco->hwco", basis, self.alphas)
+
+    def call(self, inputs, training=None):
+        """The official `Srf_layer_shared.forward`: safe subsampling, then the
+        convolution with `kernel()`."""
+        # data = safe_sample(data, sigma): s_bar = the size sigma permits
+        x = inputs if self.safe_subsample is None else self.safe_subsample(inputs, training=training)
         # conv2d(data, F, stride 1, zero padding f): taps beyond f are 0
-        outputs = ops.conv(x, kernel, padding="same", data_format=self.data_format)
+        outputs = ops.conv(x, self.kernel(), padding="same", data_format=self.data_format)
         if self.bias is None:
             return outputs
         shape = (1, self.filters, 1, 1) if self.data_format == "channels_first" else (self.filters,)

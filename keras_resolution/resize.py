@@ -37,6 +37,14 @@ from keras_resolution import transforms
 GRADIENT_MODES = ("exact", "literal")
 
 
+def check_gradient(gradient):
+    """`gradient` if it is one of `GRADIENT_MODES`, else a ValueError naming
+    the argument."""
+    if gradient not in GRADIENT_MODES:
+        raise ValueError(f"Unknown `gradient`: {gradient!r}. Expected one of {GRADIENT_MODES}.")
+    return gradient
+
+
 def output_length(q):
     """`d_out = ceil(q)`, detached: Algorithm 1, line 2.
 

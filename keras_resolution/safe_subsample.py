@@ -27,7 +27,9 @@ import numpy as np
 from keras import ops
 
 from keras_resolution.complexity_definitions import measure
+from keras_resolution.layer import concrete_value
 from keras_resolution.layer import jit_follows_static_sizes
+from keras_resolution.layer import sizes_from_host
 from keras_resolution.resize import spatial_axes
 from keras_resolution.resize import standardize_data_format
 
@@ -201,13 +203,6 @@ class SafeSubsample(keras.layers.Layer):
     def _host_sigma(self, log2_sigma):
         return np.power(np.float32(2.0), np.float32(log2_sigma))
 
-    def _concrete_log2_sigma(self):
-        try:
-            value = ops.convert_to_numpy(ops.stop_gradient(self.source().log2_sigma.value))
-        except Exception:  # Symbolic tensor or abstract tracer.
-            return None
-        return np.float32(value[0])
-
     def sync_sigma(self):
         """Reads the tied sigma into the host copy (after loading weights)."""
         if self._source is not None and getattr(self.source(), "built", False):
@@ -234,31 +229,12 @@ class SafeSubsample(keras.layers.Layer):
 
     def _sizes(self, height, width, training):
         """Output sizes: Python ints, or int tensors in TF graphs."""
-        traced_by_tensorflow = keras.backend.backend() == "tensorflow"
-        if isinstance(height, int) and isinstance(width, int):
-            concrete = self._concrete_log2_sigma()
-            if concrete is not None:
-                self._refreshed_log2_sigma = concrete
-            elif self.static_sizes and training and not self._size_refresh_active:
-                raise RuntimeError(
-                    f"{self.name}: `static_sizes=True` is being traced for a "
-                    "compiled training step, but no keras_resolution."
-                    "SizeRefresh callback is refreshing its sizes. Pass "
-                    "SizeRefresh() to fit(), or use static_sizes=False with "
-                    "jit_compile=False."
-                )
-            if concrete is not None or self.static_sizes or not (
-                training or traced_by_tensorflow
-            ):
-                return self._host_sizes((height, width), self._refreshed_log2_sigma)
-        if not traced_by_tensorflow:
-            raise RuntimeError(
-                f"{self.name}: the output size depends on the value of sigma, "
-                "which is abstract in this compiled function. Compile with "
-                "jit_compile=False (jit_compile='auto' does this), or build "
-                "the layer with static_sizes=True and pass "
-                "keras_resolution.SizeRefresh() to fit()."
-            )
+        static = isinstance(height, int) and isinstance(width, int)
+        concrete = concrete_value(self.source().log2_sigma) if static else None
+        if concrete is not None:
+            self._refreshed_log2_sigma = np.float32(concrete[0])
+        if sizes_from_host(self, (height, width), training, concrete is not None, "sigma"):
+            return self._host_sizes((height, width), self._refreshed_log2_sigma)
         sigma = ops.stop_gradient(self.sigma())
         return tuple(safe_size(d, sigma, self.r, self.rule) for d in (height, width))
 
@@ -285,11 +261,16 @@ class SafeSubsample(keras.layers.Layer):
             shape[axis] = size
         return tuple(shape)
 
+    def output_sizes_for(self, input_sizes):
+        """`(h, w)` for inputs of spatial sizes `input_sizes` at the current
+        sigma, as Python ints: the sizes of a `FrozenSafeSubsample` for
+        them."""
+        return self._host_sizes(input_sizes, ops.convert_to_numpy(self.source().log2_sigma)[0])
+
     @property
     def output_sizes(self):
         """`(h, w)` for the last recorded input size and the current sigma."""
-        sizes = ops.convert_to_numpy(self.input_size).tolist()
-        return self._host_sizes(sizes, ops.convert_to_numpy(self.source().log2_sigma)[0])
+        return self.output_sizes_for(ops.convert_to_numpy(self.input_size).tolist())
 
     def refresh_sizes(self):
         """Reads sigma (between steps) for compiled steps; True if a size

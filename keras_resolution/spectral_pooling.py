@@ -1,7 +1,9 @@
 """Spectral pooling: crop the 2-D spectrum of a feature map, invert it smaller.
 
 `spectral_crop` is the linear map shared by `FixedSpectralPooling2D` (this
-module) and `DiffStride2D` (`keras_resolution.diffstride`): NumPy's
+module), `DiffStride2D` (`keras_resolution.diffstride`) and, with its
+matrices computed once (`spectral_crop_operators`, `apply_spectral_crop`),
+`FrozenDiffStride2D`: NumPy's
 `irfft2(crop(rfft2(x) * mask), s=output_size)`, which is what the official
 DiffStride code computes with `tf.signal.rfft2d`/`irfft2d`. `keras.ops` has
 no 2-D real FFT, so each axis is a small complex matrix, written as real
@@ -101,6 +103,53 @@ def height_operator(height, rows, row_mask, height_out):
     return m_re, m_im
 
 
+def spectral_crop_operators(height, width, rows, n_columns, output_size, row_mask=None,
+                            column_mask=None):
+    """The constant matrices of `spectral_crop` for an input of `(height,
+    width)`: `[K_re | K_im]` transposed, and `(M_re, M_im)`.
+
+    Args:
+        height, width: The input's spatial sizes.
+        rows, n_columns, output_size, row_mask, column_mask: As for
+            `spectral_crop`.
+
+    Returns:
+        `(width_matrix, (m_re, m_im))`: `width_matrix` of shape
+        `(2 w_out, width)` and `m_re`, `m_im` of shape `(h_out, height)`,
+        the arguments of `apply_spectral_crop`.
+    """
+    height_out, width_out = output_size
+    n_rows = len(rows) if isinstance(rows, np.ndarray) else ops.shape(rows)[0]
+    if row_mask is None:
+        row_mask = ops.ones((n_rows,), "float32")
+    if column_mask is None:
+        column_mask = ops.ones((n_columns,), "float32")
+    k_re, k_im = width_operator(width, n_columns, column_mask, width_out)
+    m_re, m_im = height_operator(height, rows, row_mask, height_out)
+    return ops.transpose(ops.concatenate([k_re, k_im], 1)), (m_re, m_im)
+
+
+def apply_spectral_crop(inputs, width_matrix, height_matrices, data_format="channels_last"):
+    """`y = M_re x K_re - M_im x K_im`: the three products of
+    `spectral_crop`, from the matrices of `spectral_crop_operators`.
+
+    Args:
+        inputs: 4D tensor, `(batch, height, width, channels)` or channels
+            first.
+        width_matrix: `[K_re | K_im]` transposed, `(2 w_out, width)`.
+        height_matrices: `(M_re, M_im)`, each `(h_out, height)`.
+        data_format: `"channels_last"` or `"channels_first"`.
+
+    Returns:
+        Tensor with the spatial sizes replaced by `(h_out, w_out)`.
+    """
+    h_axis, w_axis = spatial_axes(4, data_format)
+    m_re, m_im = height_matrices
+    widths = apply_along_axis(inputs, width_matrix, w_axis)
+    x_k_re, x_k_im = ops.split(widths, 2, axis=w_axis)
+    return apply_along_axis(x_k_re, m_re, h_axis) - apply_along_axis(x_k_im, m_im, h_axis)
+
+
 def spectral_crop(inputs, rows, n_columns, output_size, row_mask=None, column_mask=None,
                   data_format="channels_last"):
     """`irfft2(crop(rfft2(x) * masks), s=output_size)` over the spatial axes.
@@ -120,18 +169,10 @@ def spectral_crop(inputs, rows, n_columns, output_size, row_mask=None, column_ma
     """
     h_axis, w_axis = spatial_axes(4, data_format)
     shape = ops.shape(inputs)
-    height, width = shape[h_axis], shape[w_axis]
-    height_out, width_out = output_size
-    n_rows = len(rows) if isinstance(rows, np.ndarray) else ops.shape(rows)[0]
-    if row_mask is None:
-        row_mask = ops.ones((n_rows,), "float32")
-    if column_mask is None:
-        column_mask = ops.ones((n_columns,), "float32")
-    k_re, k_im = width_operator(width, n_columns, column_mask, width_out)
-    m_re, m_im = height_operator(height, rows, row_mask, height_out)
-    widths = apply_along_axis(inputs, ops.transpose(ops.concatenate([k_re, k_im], 1)), w_axis)
-    x_k_re, x_k_im = ops.split(widths, 2, axis=w_axis)
-    return apply_along_axis(x_k_re, m_re, h_axis) - apply_along_axis(x_k_im, m_im, h_axis)
+    width_matrix, height_matrices = spectral_crop_operators(
+        shape[h_axis], shape[w_axis], rows, n_columns, output_size, row_mask, column_mask
+    )
+    return apply_spectral_crop(inputs, width_matrix, height_matrices, data_format)
 
 
 def fixed_pooling_sizes(height, width, strides):
