@@ -116,3 +116,49 @@ def paired_ratio(samples, numerator, denominator):
     return statistics.median(
         a / b for a, b in zip(samples[numerator], samples[denominator])
     )
+
+
+def rotated_order(names, round_index):
+    """The order in which round `round_index` times the contenders `names`:
+    rotated by one each round, and reversed every other full rotation, so
+    each contender runs first, last and next to each of the others alike."""
+    shift = round_index % len(names)
+    order = names[shift:] + names[:shift]
+    if (round_index // len(names)) % 2:
+        order = order[::-1]
+    return order
+
+
+def interleaved_wall_and_cpu(contenders, repeats, warmup):
+    """Times callables in interleaved rounds, in wall and process CPU time.
+
+    Process CPU time sums every thread of this process, so it is less
+    sensitive than wall time to other processes taking the cores.
+
+    Args:
+        contenders: Dict name -> zero-argument callable (already traced).
+        repeats: Number of rounds (samples per contender).
+        warmup: Untimed calls of each contender before the first round.
+
+    Returns:
+        (wall, cpu): dicts name -> list of `repeats` samples, in
+        milliseconds per call.
+    """
+    names = list(contenders)
+    for name in names:
+        for _ in range(warmup):
+            contenders[name]()
+    wall = {name: [] for name in names}
+    cpu = {name: [] for name in names}
+    for r in range(repeats):
+        for name in rotated_order(names, r):
+            wall_start, cpu_start = time.perf_counter(), time.process_time()
+            contenders[name]()
+            wall[name].append((time.perf_counter() - wall_start) * 1e3)
+            cpu[name].append((time.process_time() - cpu_start) * 1e3)
+    return wall, cpu
+
+
+def load_average():
+    """The 1, 5 and 15 minute load averages as a string."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
