@@ -12,16 +12,22 @@ model under a complexity target or as its fixed baseline.
   or `"hybrid"` (DiffStride plus spectral pooling before global average
   pooling, or before the final BN/ReLU); `spectral_budget_reference` gives
   their C_full;
-* `resnet18_layers`, `radio_cnn_layers`, `spectral_resnet18_layers`: the
-  same networks from a symbolic input, for use inside another model;
+* `build_njet_classifier(network, input_shape, num_classes,
+  target_budget, safe_subsample)`: the N-Jet ResNet-18 (`"resnet18"`) and
+  the official N-Jet NiN (`"nin"`), every spatial convolution an
+  `NJetConv2D`, with or without safe subsampling; `njet_budget_reference`
+  gives their C_full;
+* `resnet18_layers`, `radio_cnn_layers`, `spectral_resnet18_layers`,
+  `njet_resnet18_layers`, `njet_nin_layers`: the same networks from a
+  symbolic input, for use inside another model;
 * `budget_reference`: an architecture's C_base (its baseline's complexity)
   and C_full; `site_sizes` and `size_complexity`: the sizes and the
   complexity at a classifier's resize sites;
 * `MeanVariancePooling1D`: the radio CNN's pooling layer.
 
 The modules: `classifiers` (build_classifier, build_spectral_classifier,
-the budget references), `resnet18`, `radio_cnn`, `spectral_resnet18`, and
-`sites` (the resize sites every architecture shares).
+the budget references), `resnet18`, `radio_cnn`, `spectral_resnet18`,
+`njet_networks`, and `sites` (the resize sites every architecture shares).
 
 Example:
 
@@ -41,6 +47,16 @@ from keras_resolution.applications.sites import site_sizes
 from keras_resolution.applications.sites import size_complexity
 from keras_resolution.applications.spectral_resnet18 import SPECTRAL_METHODS
 from keras_resolution.applications.spectral_resnet18 import spectral_resnet18_layers
+
+# The N-Jet networks (issue 12): importable from here, and their layers
+# registered for loading. They are not in `__all__` yet, whose exact list
+# tests/keras_resolution/test_applications.py pins.
+from keras_resolution.applications.njet_networks import NJET_NETWORKS  # noqa: F401
+from keras_resolution.applications.njet_networks import SubsampleLike  # noqa: F401
+from keras_resolution.applications.njet_networks import build_njet_classifier  # noqa: F401
+from keras_resolution.applications.njet_networks import njet_budget_reference  # noqa: F401
+from keras_resolution.applications.njet_networks import njet_nin_layers  # noqa: F401
+from keras_resolution.applications.njet_networks import njet_resnet18_layers  # noqa: F401
 
 __all__ = [
     "ARCHITECTURES",

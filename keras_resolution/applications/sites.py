@@ -5,7 +5,10 @@ A Resolution model has a `ResolutionLayer` named `<site>_resolution` at each
 site; its fixed baseline has a pass-through `Identity` layer named
 `<site>_fixed` at the same place. The DiffStride, spectral-pooling and
 hybrid ResNet-18s (`spectral_resnet18`) name theirs `<site>_diffstride`
-and `<site>_spectral`. All can then be measured the same way:
+and `<site>_spectral`; the N-Jet networks (`njet_networks`) name the
+`SafeSubsample` that their N-Jet layer at a site holds `<site>_safe` (it
+sits inside that layer, not in `model.layers`). All can then be measured
+the same way:
 `site_sizes` reads the spatial sizes at every site, and `size_complexity`
 turns them into a complexity (for a baseline, the paper's C_base).
 """
@@ -22,6 +25,7 @@ FIXED_SUFFIX = "_fixed"
 RESOLUTION_SUFFIX = "_resolution"
 DIFFSTRIDE_SUFFIX = "_diffstride"
 SPECTRAL_SUFFIX = "_spectral"
+SAFE_SUFFIX = "_safe"
 # Sites whose layer reports its own `output_sizes` (a `ComplexityLayer`).
 _MEASURED_SUFFIXES = (RESOLUTION_SUFFIX, DIFFSTRIDE_SUFFIX, SPECTRAL_SUFFIX)
 
@@ -67,9 +71,9 @@ def resize_site(x, name, transform, resolution_kwargs):
 def site_sizes(model):
     """`{site: spatial output sizes}` of a classifier's resize sites.
 
-    For a Resolution or DiffStride model these are the current learned
-    sizes (for the last input size each layer saw); for a baseline, its
-    fixed sizes.
+    For a Resolution, DiffStride or safe-subsampling N-Jet model these are
+    the current learned sizes (for the last input size each layer saw);
+    for a baseline, its fixed sizes.
 
     Args:
         model: A classifier from `build_classifier`.
@@ -85,6 +89,11 @@ def site_sizes(model):
             for suffix in _MEASURED_SUFFIXES:
                 if layer.name.endswith(suffix):
                     sizes[layer.name[: -len(suffix)]] = tuple(int(d) for d in layer.output_sizes)
+        subsample = getattr(layer, "safe_subsample", None)  # an N-Jet layer's
+        if subsample is not None and subsample.name.endswith(SAFE_SUFFIX):
+            sizes[subsample.name[: -len(SAFE_SUFFIX)]] = tuple(
+                int(d) for d in subsample.output_sizes
+            )
     return sizes
 
 
