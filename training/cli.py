@@ -5,6 +5,7 @@
     python -m training evaluate runs/detection
     python -m training classify --data embedded-radio --target-budget 0.25
     python -m training classify --model diffstride --target-budget 0.5
+    python -m training classify --model njet-resnet18-safe --target-budget 0.5
     python -m training sweep table1 --data embedded --seeds 0 1 2
     python -m training sweep table1 --data embedded --seeds 0 1 2 --diffstride-hinge-weights 1e-3
     python -m training sweep figure3 --seeds 0 1 2
@@ -149,7 +150,8 @@ CLASSIFICATION_OPTIONS = (
 
 # `training.classification.comparators.MODELS`, repeated so that building the
 # parser does not import Keras (a test checks that they agree).
-CLASSIFICATION_MODELS = ("resolution", "diffstride", "spectral", "hybrid", "hybrid-pre-bn")
+CLASSIFICATION_MODELS = ("resolution", "diffstride", "spectral", "hybrid", "hybrid-pre-bn",
+                         "njet-resnet18", "njet-resnet18-safe", "njet-nin", "njet-nin-safe")
 
 
 def _add_run_options(parser, default_names):
@@ -188,7 +190,9 @@ def build_parser():
                                "baseline), or on image data the DiffStride ResNet-18 of the "
                                "official code, fixed spectral pooling, or the hybrid with "
                                "spectral pooling before global average pooling (hybrid) or "
-                               "before the final BN/ReLU (hybrid-pre-bn)")
+                               "before the final BN/ReLU (hybrid-pre-bn), or an N-Jet "
+                               "ResNet-18 or NiN (every spatial conv an N-Jet layer) without "
+                               "or with (-safe) safe subsampling")
     classify.add_argument("--transform", choices=("dct", "dft", "fixed"),
                           help="Resolution layers' transform, or the fixed baseline "
                                "(--model resolution only; default: dct)")
@@ -214,7 +218,8 @@ def build_parser():
                              "so far")
     figure3 = _parser(sweeps, "figure3",
                       "classification: fixed, DCT and DFT models across budgets (and, with "
-                      "--methods, DiffStride, spectral pooling and the hybrids)")
+                      "--methods, DiffStride, spectral pooling, the hybrids and the "
+                      "N-Jet networks)")
     figure3.add_argument("--data", default="embedded-images,embedded-radio",
                          help="comma-separated datasets")
     figure3.add_argument("--targets", type=float, nargs="+", default=[0.1, 0.25, 0.5, 1.0],
@@ -223,9 +228,11 @@ def build_parser():
                          choices=("dct", "dft"), help="Resolution transforms to compare")
     figure3.add_argument("--methods", nargs="+", default=[],
                          choices=CLASSIFICATION_MODELS[1:],
-                         help="comparator rows on the image data: DiffStride and the hybrids "
-                              "at every p*, fixed spectral pooling once per seed (default: "
-                              "none; adding them to an existing sweep is accepted)")
+                         help="comparator rows on the image data: DiffStride, the hybrids "
+                              "and the N-Jet networks with safe subsampling at every p*, fixed "
+                              "spectral pooling and the N-Jet networks without it once per "
+                              "seed (default: none; adding them to an existing sweep is "
+                              "accepted)")
     _add_classification_options(figure3)
     # --seeds replaces the single --seed of one run, which stays as its alias.
     statistics = figure3.add_argument_group("statistics over seeds", conflict_handler="resolve")

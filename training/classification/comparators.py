@@ -7,7 +7,13 @@
   `diffstride` (the official DiffStride ResNet-18), `spectral` (fixed
   spectral pooling at the same sites), and the hybrid of both, with its
   spectral pooling directly before global average pooling (`hybrid`, the
-  paper's placement) or before the final BN and ReLU (`hybrid-pre-bn`).
+  paper's placement) or before the final BN and ReLU (`hybrid-pre-bn`);
+* the N-Jet networks of issue 12 (image data), each a
+  `keras_resolution.applications.build_njet_classifier`: the N-Jet
+  ResNet-18 without (`njet-resnet18`) and with safe subsampling at its
+  stride-2 sites (`njet-resnet18-safe`), and the official N-Jet NiN
+  without (`njet-nin`, the released model) and with safe subsampling
+  where the original NiN pools (`njet-nin-safe`).
 
 `training.cli` repeats `MODELS` as its `--model` choices, so that building
 the parser does not import Keras (tests/classification checks they agree).
@@ -22,8 +28,22 @@ SPECTRAL_MODELS = {
     "hybrid": {"method": "hybrid", "spectral_position": "pre_gap"},
     "hybrid-pre-bn": {"method": "hybrid", "spectral_position": "pre_bn"},
 }
-MODELS = (RESOLUTION,) + tuple(SPECTRAL_MODELS)
+# Comparator name -> `build_njet_classifier` arguments.
+NJET_MODELS = {
+    "njet-resnet18": {"network": "resnet18", "safe_subsample": False},
+    "njet-resnet18-safe": {"network": "resnet18", "safe_subsample": True},
+    "njet-nin": {"network": "nin", "safe_subsample": False},
+    "njet-nin-safe": {"network": "nin", "safe_subsample": True},
+}
+COMPARATOR_MODELS = (*SPECTRAL_MODELS, *NJET_MODELS)
+MODELS = (RESOLUTION,) + COMPARATOR_MODELS
 
 # Comparators without a learned rate: no budget term and no target, a
-# single point per seed in the Figure 3 sweep.
-FIXED_RATE_MODELS = ("spectral",)
+# single point per seed in the Figure 3 sweep. (The N-Jet layers of the
+# N-Jet models still learn sigma, but without safe subsampling sigma sets
+# no map size.)
+FIXED_RATE_MODELS = ("spectral", "njet-resnet18", "njet-nin")
+
+# Models with no `keras_resolution.ComplexityLayer`: their complexity is
+# that of the fixed sizes at their sites, as for the `fixed` baseline.
+SIZE_MEASURED_MODELS = ("njet-resnet18", "njet-nin")

@@ -46,6 +46,14 @@ Schedules:
   optimizer that `scale_learning_rate_factor` scales (they are marked as
   learned resolution rates), so they learn their rate on the same terms as
   the Resolution scales.
+* The N-Jet networks of issue 12 (`--model njet-resnet18`,
+  `njet-resnet18-safe`, `njet-nin`, `njet-nin-safe`,
+  `keras_resolution.applications.njet_networks`) take the schedule of
+  their data as well, `width` included (the NiN has 3, 2.5 and 1.5 times
+  it in channels), with sigma in the scaled part of the optimizer (it is
+  marked as a learned resolution rate). The paper's L2 on the N-Jet
+  coefficients is not applied: no model of the harness has a weight
+  penalty.
 * Both embedded schedules (with 3,200 training images and 6,720 training
   frames) are sized so that one seed of the embedded Figure 3 sweep (20
   runs) takes about 50 minutes on 2 CPU cores shared with other work.
@@ -55,7 +63,9 @@ import dataclasses
 
 from training.classification.comparators import FIXED_RATE_MODELS
 from training.classification.comparators import MODELS
+from training.classification.comparators import NJET_MODELS
 from training.classification.comparators import RESOLUTION
+from training.classification.comparators import SIZE_MEASURED_MODELS
 from training.classification.data import architecture_of
 from training.classification.data import check_data_spec
 from training.classification.data import data_version
@@ -125,7 +135,8 @@ class ClassifyConfig:
             `fixed` its baseline), or a comparator of `SPECTRAL_MODELS`
             (ResNet-18 data only): `diffstride`, `spectral`, `hybrid`
             (spectral pooling directly before global average pooling, the
-            paper) or `hybrid-pre-bn` (before the final BN and ReLU). Runs
+            paper) or `hybrid-pre-bn` (before the final BN and ReLU), or
+            an N-Jet network of `NJET_MODELS` (image data only). Runs
             written before this field are `resolution` runs.
     """
 
@@ -167,6 +178,12 @@ class ClassifyConfig:
         """Whether the model learns a rate, so trains under the budget."""
         return self.method not in ("fixed",) + FIXED_RATE_MODELS
 
+    @property
+    def has_complexity_layers(self):
+        """Whether the model measures its complexity with its own
+        `ComplexityLayer`s (else from the fixed sizes at its sites)."""
+        return self.method not in ("fixed",) + SIZE_MEASURED_MODELS
+
     def to_dict(self):
         return dataclasses.asdict(self)
 
@@ -206,8 +223,9 @@ def resolve_config(data="embedded-images", **options):
         check_transform(config.transform)
     else:
         if config.architecture != "resnet18":
+            network = "an N-Jet network" if config.model in NJET_MODELS else "a ResNet-18"
             raise ValueError(
-                f"--model {config.model} is a ResNet-18: it needs image data "
+                f"--model {config.model} is {network}: it needs image data "
                 f"(embedded-images or cifar100), got --data {data}."
             )
         config.transform = None

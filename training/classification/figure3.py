@@ -14,7 +14,11 @@ learn. The 1D CNN has no comparator rows (DiffStride is 2-D). In the
 tables the column `transform` holds the method's name for these rows, and
 their C / C_full is relative to their own C_full (the input sizes of their
 DiffStride and spectral-pooling layers at initialisation), not to the
-Resolution ResNet-18's. Every (model, seed) is a classification run of its
+Resolution ResNet-18's. The N-Jet networks of issue 12 are methods too:
+with safe subsampling (`njet-resnet18-safe`, `njet-nin-safe`) at every
+p*, sigma under the target through the surrogate of the safe-subsampled
+sizes; without (`njet-resnet18`, `njet-nin`) once per seed, their sizes
+being fixed. Every (model, seed) is a classification run of its
 own under the sweep directory:
 
     SWEEP_DIR/
@@ -61,7 +65,8 @@ import json
 import pathlib
 import time
 
-from training.classification.comparators import SPECTRAL_MODELS
+from training.classification.comparators import COMPARATOR_MODELS
+from training.classification.comparators import FIXED_RATE_MODELS
 from training.classification.config import resolve_config
 from training.classification.data import check_data_spec
 from training.classification.data import data_version
@@ -97,7 +102,7 @@ def data_slug(spec):
     return "radioml" if spec.startswith("radioml:") else spec
 
 
-FIGURE3_METHODS = tuple(SPECTRAL_MODELS)  # the choices of --methods (default: none)
+FIGURE3_METHODS = COMPARATOR_MODELS  # the choices of --methods (default: none)
 
 
 def check_methods(methods):
@@ -119,8 +124,9 @@ def check_methods(methods):
 def sweep_plan(c_base, c_full, targets=FIGURE3_TARGETS, transforms=FIGURE3_TRANSFORMS,
                methods=()):
     """The (label, p*) pairs of one dataset: the baseline, each transform,
-    then each comparator method (`spectral` once, without a target; the
-    others at every p*).
+    then each comparator method (those without a learned rate, `spectral`,
+    `njet-resnet18` and `njet-nin`, once without a target; the others at
+    every p*).
 
     Example:
 
@@ -132,7 +138,7 @@ def sweep_plan(c_base, c_full, targets=FIGURE3_TARGETS, transforms=FIGURE3_TRANS
     budgets = sorted({round(float(p), 4) for p in targets} | {round(c_base / c_full, 4)})
     plan = [("fixed", None)] + [(t, p) for t in transforms for p in budgets]
     for method in methods:
-        if method == "spectral":
+        if method in FIXED_RATE_MODELS:
             plan.append((method, None))
         else:
             plan.extend((method, p) for p in budgets)
@@ -155,7 +161,7 @@ def run_name(label, target, seed=0):
 
 def _run_config(spec, label, target, seed, options):
     """The resolved config of one row: a transform or a comparator model."""
-    if label in SPECTRAL_MODELS:
+    if label in COMPARATOR_MODELS:
         return resolve_config(spec, model=label, target_budget=target, seed=seed, **options)
     return resolve_config(spec, transform=label, target_budget=target, seed=seed, **options)
 
@@ -361,9 +367,11 @@ def run_figure3(
         seeds: Seeds; every model runs once per seed (weights, data order
             and, for the real datasets, the validation split).
         verbose: Keras verbosity of each run.
-        methods: Comparator rows for the ResNet-18 datasets, from
+        methods: Comparator rows for the image datasets, from
             `FIGURE3_METHODS` (`diffstride`, `spectral`, `hybrid`,
-            `hybrid-pre-bn`); none by default. Adding methods to a sweep
+            `hybrid-pre-bn`, and the N-Jet `njet-resnet18`,
+            `njet-resnet18-safe`, `njet-nin`, `njet-nin-safe`); none by
+            default. Adding methods to a sweep
             claimed with fewer is accepted (module docstring).
         **options: `ClassifyConfig` options shared by every run (`epochs`,
             `batch_size`, ...; not `seed`); None keeps the dataset's default.

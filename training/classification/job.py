@@ -2,7 +2,9 @@
 radio 1D CNN under `lambda * (C / C_full - p*)^2`, or its fixed baseline,
 trained by the one run loop; or one of the comparators of issue 11 (the
 DiffStride, spectral-pooling and hybrid ResNet-18s, `--model`), its
-DiffStride strides under the same target, C_full being its own.
+DiffStride strides under the same target, C_full being its own; or an
+N-Jet network of issue 12 (ResNet-18 or NiN), with safe subsampling under
+the same target on sigma, without it at its fixed sizes.
 
 `run_classification(config, run_dir)` trains one model; the run directory
 follows `training.common.run_directory`, with these columns in results.csv:
@@ -30,9 +32,12 @@ from keras_resolution.applications.classifiers import build_spectral_classifier
 from keras_resolution.applications.classifiers import spectral_budget_reference
 from keras_resolution.applications.classifiers import site_sizes
 from keras_resolution.applications.classifiers import size_complexity
+from keras_resolution.applications.njet_networks import build_njet_classifier
+from keras_resolution.applications.njet_networks import njet_budget_reference
 from training.classification import plots
 from training.classification.batches import SplitBatches
 from training.classification.batches import training_batches
+from training.classification.comparators import NJET_MODELS
 from training.classification.comparators import RESOLUTION
 from training.classification.comparators import SPECTRAL_MODELS
 from training.classification.config import ClassifyConfig
@@ -64,7 +69,23 @@ def _spectral_kwargs(config):
     return {**SPECTRAL_MODELS[config.model], "width": config.width}
 
 
+def _njet_kwargs(config):
+    """`build_njet_classifier` arguments of an N-Jet model."""
+    return {**NJET_MODELS[config.model], "width": config.width}
+
+
 def _uncompiled_model(config, data):
+    if config.model in NJET_MODELS:
+        kwargs = _njet_kwargs(config)
+        return build_njet_classifier(
+            kwargs.pop("network"),
+            data.input_shape,
+            data.num_classes,
+            target_budget=config.target_budget,
+            penalty_weight=config.penalty_weight,
+            complexity_definition=config.complexity_definition,
+            **kwargs,
+        )
     if config.model != RESOLUTION:
         kwargs = _spectral_kwargs(config)
         return build_spectral_classifier(
@@ -137,7 +158,7 @@ def evaluate_split(model, split, batch_size):
 def realised_complexity(model, config, c_full):
     """Continuous C, C from the integer sizes, and both as fractions of C_full."""
     size_value = size_complexity(model, config.complexity_definition)
-    if config.method == "fixed":
+    if not config.has_complexity_layers:
         value = size_value
     else:
         value = float(ops.convert_to_numpy(
@@ -153,8 +174,9 @@ def realised_complexity(model, config, c_full):
 
 def _layer_logs(model, config):
     """Epoch-end complexity (`complexity_<definition>`, its `_fraction`) and
-    per-layer complexity, sizes and scales (or strides), for results.csv."""
-    if config.method == "fixed":
+    per-layer complexity, sizes and scales (or strides, sigmas), for
+    results.csv."""
+    if not config.has_complexity_layers:
         return {}
     logger = keras_resolution.ComplexityLogger(config.complexity_definition, per_layer=True)
     logger.set_model(model)
@@ -190,7 +212,16 @@ class ClassificationExperiment(Experiment):
             config.complexity_definition,
             **_architecture_kwargs(config),
         )
-        if config.model != RESOLUTION:  # C_full of the comparator's own layers
+        if config.model in NJET_MODELS:  # C_full of its own sites
+            kwargs = _njet_kwargs(config)
+            self.c_full, _ = njet_budget_reference(
+                kwargs.pop("network"),
+                tuple(self.data.input_shape),
+                self.data.num_classes,
+                config.complexity_definition,
+                **kwargs,
+            )
+        elif config.model != RESOLUTION:  # C_full of the comparator's own layers
             self.c_full, _ = spectral_budget_reference(
                 SPECTRAL_MODELS[config.model]["method"],
                 tuple(self.data.input_shape),
@@ -201,8 +232,9 @@ class ClassificationExperiment(Experiment):
 
     def describe(self):
         config = self.config
+        network = NJET_MODELS.get(config.model, {}).get("network", config.architecture)
         text = (
-            f"{config.architecture} / {config.method} on {self.data.description}; "
+            f"{network} / {config.method} on {self.data.description}; "
             f"target p* = {config.target_budget}, C_full = {self.c_full:g}"
         )
         if config.model != RESOLUTION:  # C_base is the Resolution architecture's
@@ -224,7 +256,7 @@ class ClassificationExperiment(Experiment):
         )
 
     def callbacks(self, model):
-        if self.config.method == "fixed":
+        if not self.config.has_complexity_layers:
             return []
         definition = self.config.complexity_definition
         return [keras_resolution.ComplexityLogger(definition, per_layer=False)]
@@ -241,7 +273,7 @@ class ClassificationExperiment(Experiment):
     def plot(self, run, rows, model):
         plots.plot_training(rows, run.plots_dir / "training.png", self.config.target_budget,
                             f"complexity_{self.config.complexity_definition}_fraction")
-        if self.config.method != "fixed":
+        if self.config.has_complexity_layers:
             plots.plot_sizes(rows, self.baseline_sizes, run.plots_dir / "sizes.png")
 
     def final_results(self, model, run, rows, state):

@@ -17,9 +17,16 @@ TRANSFORM_STYLES = {
     "hybrid-pre-bn": dict(color="tab:brown", marker="D", label="hybrid (SP before BN)"),
     "spectral": dict(color="tab:gray", marker="P", markersize=11, linestyle="none",
                      label="spectral pooling"),
+    # The N-Jet networks of issue 12.
+    "njet-resnet18-safe": dict(color="tab:red", marker="<", label="N-Jet ResNet-18 (safe)"),
+    "njet-nin-safe": dict(color="tab:pink", marker=">", label="N-Jet NiN (safe)"),
+    "njet-resnet18": dict(color="tab:red", marker="X", markersize=11, linestyle="none",
+                          label="N-Jet ResNet-18"),
+    "njet-nin": dict(color="tab:pink", marker="X", markersize=11, linestyle="none",
+                     label="N-Jet NiN"),
 }
 # Rows drawn as single points (no line over budgets): the fixed-rate models.
-SINGLE_POINT = ("fixed", "spectral")
+SINGLE_POINT = ("fixed", "spectral", "njet-resnet18", "njet-nin")
 
 
 def _save(figure, path):
