@@ -247,3 +247,20 @@ def test_joint_training_sums_the_cross_entropies_and_trains_both_branches():
         assert np.isfinite(loss) and loss == pytest.approx(low + high, rel=1e-5)
     for branch, weights in before.items():
         assert np.abs(model.get_layer(f"{branch}_stage1").get_weights()[0] - weights).max() > 0
+
+
+@pytest.mark.slow  # ~10 s on the shared 2-core machine (saving ~100 layers)
+def test_saved_model_loads_and_routes_the_same(tmp_path):
+    keras.utils.set_random_seed(4)
+    model = msnet.msnet_resnet18((16, 16, 3), NUM_CLASSES, width=2)
+    path = str(tmp_path / "msnet.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)  # built-in layers only: no custom objects
+    x = np.random.default_rng(4).normal(size=(8, 16, 16, 3)).astype("float32")
+    threshold = float(np.median(keras.ops.convert_to_numpy(model(x)["low"]).max(axis=-1)))
+    expected = msnet.CalibratedEarlyExit(model, threshold).predict(x)
+    probabilities, ran_high = msnet.CalibratedEarlyExit(loaded, threshold).predict(x)
+    np.testing.assert_array_equal(ran_high, expected[1])
+    assert 0 < ran_high.sum() < 8
+    np.testing.assert_allclose(probabilities, expected[0], atol=1e-7)
+    assert msnet.branch_complexities(loaded) == (14.0, 28.0)
