@@ -7,6 +7,9 @@ replaced by a fake)."""
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -259,6 +262,27 @@ def test_the_job_builds_and_measures_each_njet_model(name, c_full, c_initial, si
         assert experiment.callbacks(model) != []
     else:
         assert logs == {} and experiment.callbacks(model) == []
+
+
+@pytest.mark.slow  # about 75 s on 2 shared cores, most of it tracing the graph
+def test_classify_model_njet_nin_safe_in_a_fresh_process(tmp_path):
+    # The graph path of `model.fit` (sizes as int tensors in the TF graph),
+    # which the eager steps above do not take.
+    run_dir = tmp_path / "njet-nin-safe"
+    argv = ["classify", "--model", "njet-nin-safe", "--data", "embedded-images",
+            "--target-budget", "0.5", "--max-examples", "64", "--epochs", "1",
+            "--batch-size", "32", "--width", "1", "--quiet", "--run-dir", str(run_dir)]
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-m", "training", *argv], capture_output=True,
+                          text=True, env=env, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["model"] == results["transform"] == "njet-nin-safe"
+    assert results["complexity_full"] == 116.0 and set(results["sizes"]) == set(NIN_SITES)
+    assert results["complexity_fraction"] == pytest.approx(results["complexity"] / 116.0)
+    rows = read_csv(run_dir / "results.csv")
+    assert rows[0]["sigma/block2_safe/h"] != 1.0  # sigma learned in the graph steps
+    assert (run_dir / "plots" / "sizes.png").exists()
 
 
 def _fake_classification(trained):
