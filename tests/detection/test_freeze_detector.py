@@ -10,6 +10,13 @@ output resizes that still resize are kept; `keras_resolution.freeze` does
 the same through the registered hook; a `.keras` round trip gives identical
 outputs; a baseline freezes to an equivalent copy; a DiffStride PANet with
 its strides moved freezes with the same guarantees; bad input raises.
+
+Building, calling and loading a detector cost seconds each, whatever the
+image size (eager per-layer overhead, not arithmetic), so each detector is
+built, frozen and run once per module and shared by the tests: the
+Resolution detector is frozen through `keras_resolution.freeze` (the hook,
+which calls `freeze_detector`), the DiffStride and baseline detectors by
+`freeze_detector` directly, so both entry points are checked.
 """
 
 import keras
@@ -19,7 +26,6 @@ import pytest
 import keras_resolution as kr
 from detection import FrozenYOLOV8Detector
 from detection import baseline_yolov8
-from detection import build_backbone
 from detection import diffstride_yolov8
 from detection import freeze_detector
 from detection import resolution_yolov8
@@ -53,24 +59,43 @@ def _layers_of(model, kind):
 
 @pytest.fixture(scope="module")
 def trained():
-    """The detector with moved scales, its outputs, and its frozen copy."""
+    """The detector with moved scales, its outputs, its frozen copy (by
+    `keras_resolution.freeze`) and the frozen copy's outputs."""
     keras.utils.set_random_seed(0)
     model = resolution_yolov8(3, image_size=SIZE, freeze_backbone=False)
     for index, (_, layer, _) in enumerate(model.panet_blocks()):
         layer.scale.assign(SCALES[index % len(SCALES)])
     images = _images()
     expected = _outputs(model, images)  # Also records every layer's sizes.
-    return model, images, expected, freeze_detector(model)
+    frozen = kr.freeze(model)
+    return model, images, expected, frozen, _outputs(frozen, images)
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    keras.utils.set_random_seed(1)
+    return baseline_yolov8(3, image_size=64, freeze_backbone=False)
 
 
 def test_freeze_keeps_the_detector_outputs(trained):
-    _, images, expected, frozen = trained
+    _, _, expected, frozen, actual = trained
     assert isinstance(frozen, FrozenYOLOV8Detector)
-    _assert_same_outputs(_outputs(frozen, images), expected)
+    _assert_same_outputs(actual, expected)
+
+
+def test_keras_resolution_freeze_uses_the_detector_hook(trained):
+    model, _, _, frozen, _ = trained
+    # `trained` froze through keras_resolution.freeze: the registered
+    # freeze_detector ran, recording each Resolution layer's scale.
+    assert isinstance(frozen, FrozenYOLOV8Detector)
+    assert frozen.panet_scales == {
+        name: keras.ops.convert_to_numpy(layer.scale).tolist()
+        for name, layer, _ in model.panet_blocks()
+    }
 
 
 def test_frozen_resizes_have_the_trained_sizes(trained):
-    model, _, _, frozen = trained
+    model, _, _, frozen, _ = trained
     learned = {f"{name}_resolution": layer.output_sizes for name, layer, _ in model.panet_blocks()}
     frozen_sizes = {
         layer.name: layer.output_size for layer in _layers_of(frozen, kr.FrozenResolutionLayer)
@@ -85,7 +110,7 @@ def test_frozen_resizes_have_the_trained_sizes(trained):
 
 
 def test_frozen_detector_has_no_scale_and_static_shapes(trained):
-    model, _, _, frozen = trained
+    model, _, _, frozen, _ = trained
     assert kr.resolution_layers(frozen) == []
     assert not any(kr.is_scale_variable(v) for v in frozen.weights)
     # The trained model's trainable weights are the frozen one's plus 22 scales.
@@ -97,7 +122,7 @@ def test_frozen_detector_has_no_scale_and_static_shapes(trained):
 
 
 def test_only_resizes_that_resize_are_kept(trained):
-    model, images, _, frozen = trained
+    model, images, _, frozen, _ = trained
     # The sizes the trained model's alignments and output resizes receive
     # when it runs (its graph's shapes are those of s = 1).
     resizes = _layers_of(model, (kr.AlignToMaxShape, kr.DCTResize))
@@ -115,28 +140,19 @@ def test_only_resizes_that_resize_are_kept(trained):
     assert 0 < len(kept) < len(resizes)
 
 
-def test_keras_resolution_freeze_uses_the_detector_hook(trained):
-    model, images, expected, _ = trained
-    frozen = kr.freeze(model)
-    assert isinstance(frozen, FrozenYOLOV8Detector)
-    _assert_same_outputs(_outputs(frozen, images), expected)
-
-
 def test_frozen_detector_keras_round_trip(trained, tmp_path):
-    _, images, _, frozen = trained
+    _, images, _, frozen, expected = trained
     path = tmp_path / "frozen.keras"
     frozen.save(path)
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded, FrozenYOLOV8Detector)
     assert loaded.panet_scales == frozen.panet_scales
-    actual, expected = _outputs(loaded, images), _outputs(frozen, images)
+    actual = _outputs(loaded, images)
     for key in expected:
         np.testing.assert_array_equal(actual[key], expected[key])
 
 
-def test_a_baseline_freezes_to_an_equivalent_copy():
-    keras.utils.set_random_seed(1)
-    baseline = baseline_yolov8(3, image_size=64, freeze_backbone=False)
+def test_a_baseline_freezes_to_an_equivalent_copy(baseline):
     images = _images(1)[:, :64, :64]
     frozen = freeze_detector(baseline)
     assert frozen.panet_scales == {}
@@ -146,12 +162,11 @@ def test_a_baseline_freezes_to_an_equivalent_copy():
         np.testing.assert_array_equal(actual[key], expected[key])
 
 
-def test_bad_input_raises_naming_the_argument():
+def test_bad_input_raises_naming_the_argument(baseline):
     with pytest.raises(ValueError, match=r"^`model` must be a PANetYOLOV8Detector"):
         freeze_detector(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))
-    backbone = build_backbone("yolo_v8_xs", 64)
     with pytest.raises(ValueError, match=r"^`panet_scales` names no PANet convolution: \['nope'\]"):
-        FrozenYOLOV8Detector(backbone, 3, "xywh", panet_scales={"nope": [0.5, 0.5]})
+        FrozenYOLOV8Detector(baseline.backbone, 3, "xywh", panet_scales={"nope": [0.5, 0.5]})
 
 
 def test_a_diffstride_detector_freezes_too(tmp_path):
@@ -161,18 +176,19 @@ def test_a_diffstride_detector_freezes_too(tmp_path):
         layer.strides.assign(strides)
     images = _images(1, seed=3)
     expected = _outputs(model, images)
-    frozen = kr.freeze(model)
+    frozen = freeze_detector(model)
     assert isinstance(frozen, FrozenYOLOV8Detector)
     pools = {layer.name: layer.output_size for layer in _layers_of(frozen, kr.FrozenDiffStride2D)}
     assert pools == {
         f"{name}_diffstride": layer.output_sizes for name, layer, _ in model.panet_blocks()
     }
     assert not any(kr.is_scale_variable(v) for v in frozen.weights)
-    _assert_same_outputs(_outputs(frozen, images), expected)
+    frozen_outputs = _outputs(frozen, images)
+    _assert_same_outputs(frozen_outputs, expected)
     path = tmp_path / "frozen_diffstride.keras"
     frozen.save(path)
     loaded = keras.saving.load_model(path)
     assert loaded.panet_strides == frozen.panet_strides
     actual = _outputs(loaded, images)
     for key in expected:
-        np.testing.assert_array_equal(actual[key], _outputs(frozen, images)[key])
+        np.testing.assert_array_equal(actual[key], frozen_outputs[key])
