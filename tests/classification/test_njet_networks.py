@@ -21,6 +21,7 @@ from keras_resolution.applications import njet_budget_reference
 from keras_resolution.applications import site_sizes
 from training import cli
 from training.classification import figure3
+from training.classification import plots
 from training.classification.comparators import MODELS
 from training.classification.comparators import NJET_MODELS
 from training.classification.config import resolve_config
@@ -312,7 +313,8 @@ def _fake_classification(trained):
 def test_figure3_njet_methods_extend_a_sweep(tmp_path, monkeypatch, capsys):
     trained = []
     monkeypatch.setattr(figure3, "run_classification", _fake_classification(trained))
-    monkeypatch.setattr(figure3, "plot_figure3", lambda *args: None)
+    plotted = []  # drawn at the end, with every row
+    monkeypatch.setattr(figure3, "plot_figure3", lambda *args: plotted.append(args))
     sweep_dir = tmp_path / "figure3"
     old = ["sweep", "figure3", "--data", "embedded-images,embedded-radio", "--targets", "0.5",
            "--transforms", "dct", "--width", "2", "--max-examples", "64", "--quiet",
@@ -335,6 +337,9 @@ def test_figure3_njet_methods_extend_a_sweep(tmp_path, monkeypatch, capsys):
     summary = read_csv(sweep_dir / "summary.csv")
     labels = {(s["data"], s["transform"]) for s in summary}
     assert {("embedded-images", "njet-nin"), ("embedded-images", "njet-resnet18-safe")} <= labels
+    summary, path, rows = plotted[-1]
+    plots.plot_figure3(summary, path, rows)  # the N-Jet rows have styles
+    assert path.stat().st_size > 10_000 and len(rows) == 7 + 3
     capsys.readouterr()
     assert cli.main(old) == 2  # would drop the N-Jet rows: other settings
     assert "other settings" in capsys.readouterr().err
