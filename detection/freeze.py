@@ -128,7 +128,9 @@ class FrozenYOLOV8Detector(PANetYOLOV8Detector):
 
         def align(tensors, name):
             layer = keras_resolution.AlignToMaxShape(name=f"{name}_align")
-            return list(tensors) if layer.is_identity([t.shape for t in tensors]) else layer(tensors)
+            if layer.is_identity([t.shape for t in tensors]):
+                return list(tensors)
+            return layer(tensors)
 
         def output(x, size, name):
             layer = keras_resolution.DCTResize(size, name=f"{name}_dct")

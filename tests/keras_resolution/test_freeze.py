@@ -260,6 +260,21 @@ def test_identity_alignments_and_resizes_are_removed(scales, kept):
     assert_same_outputs(frozen(x), model(x))
 
 
+def test_is_identity_needs_known_equal_sizes():
+    # What `freeze` (and the frozen detector) decide from static shapes.
+    align = kr.AlignToMaxShape()
+    assert align.is_identity([(None, 8, 6, 3), (None, 8, 6, 5)])
+    assert not align.is_identity([(None, 8, 6, 3), (None, 8, 7, 3)])
+    assert not align.is_identity([(None, None, 6, 3), (None, None, 6, 3)])
+    assert kr.AlignToMaxShape(data_format="channels_first").is_identity(
+        [(None, 3, 8, 6), (None, 5, 8, 6)]
+    )
+    resize = kr.DCTResize((8, 6))
+    assert resize.is_identity((None, 8, 6, 3))
+    assert not resize.is_identity((None, 6, 8, 3))
+    assert not resize.is_identity((None, None, 6, 3))
+
+
 def test_freeze_diffstride_model():
     inputs = keras.Input((32, 32, 3))
     x = keras.layers.Conv2D(6, 3, padding="same")(inputs)
