@@ -400,12 +400,14 @@ class NJetConv2D(keras.layers.Layer):
         convolution with `kernel()`."""
         # data = safe_sample(data, sigma): s_bar = the size sigma permits
         x = inputs if self.safe_subsample is None else self.safe_subsample(inputs, training=training)
+        channels_first = self.data_format == "channels_first"
+        if channels_first:  # TensorFlow's CPU convolution takes NHWC only
+            x = ops.transpose(x, (0, 2, 3, 1))
         # conv2d(data, F, stride 1, zero padding f): taps beyond f are 0
-        outputs = ops.conv(x, self.kernel(), padding="same", data_format=self.data_format)
-        if self.bias is None:
-            return outputs
-        shape = (1, self.filters, 1, 1) if self.data_format == "channels_first" else (self.filters,)
-        return outputs + ops.reshape(self.bias, shape)
+        outputs = ops.conv(x, self.kernel(), padding="same")
+        if self.bias is not None:
+            outputs = outputs + self.bias
+        return ops.transpose(outputs, (0, 3, 1, 2)) if channels_first else outputs
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)
