@@ -266,7 +266,16 @@ class CalibratedEarlyExit:
         self._threshold = check_threshold(value)
 
     def low_probabilities(self, x, batch_size=256):
-        """p_L for every image of `x` (the low branch only)."""
+        """p_L for every image, from the low branch only.
+
+        Args:
+            x: Images, `(n, height, width, channels)`.
+            batch_size: Images per forward pass.
+
+        Returns:
+            `(n, num_classes)` float32 array.
+        """
+        x = np.asarray(x)
         return np.concatenate(
             [
                 keras.ops.convert_to_numpy(self.low_model(x[i : i + batch_size])[0])
