@@ -17,6 +17,11 @@ model under a complexity target or as its fixed baseline.
   the official N-Jet NiN (`"nin"`), every spatial convolution an
   `NJetConv2D`, with or without safe subsampling; `njet_budget_reference`
   gives their C_full;
+* `msnet_resnet18(input_shape, num_classes)`: MSNet, a low-resolution
+  ResNet-18 and a high-resolution one with the high-frequency residual, two
+  heads; `CalibratedEarlyExit` and `calibrate_threshold` route each image
+  to the low branch or on to the high one for a target average cost
+  (`branch_complexities`: C_L and C_H);
 * `resnet18_layers`, `radio_cnn_layers`, `spectral_resnet18_layers`,
   `njet_resnet18_layers`, `njet_nin_layers`: the same networks from a
   symbolic input, for use inside another model;
@@ -27,7 +32,7 @@ model under a complexity target or as its fixed baseline.
 
 The modules: `classifiers` (build_classifier, build_spectral_classifier,
 the budget references), `resnet18`, `radio_cnn`, `spectral_resnet18`,
-`njet_networks`, and `sites` (the resize sites every architecture shares).
+`njet_networks`, `msnet`, and `sites` (the resize sites every architecture shares).
 
 Example:
 
@@ -48,15 +53,16 @@ from keras_resolution.applications.sites import size_complexity
 from keras_resolution.applications.spectral_resnet18 import SPECTRAL_METHODS
 from keras_resolution.applications.spectral_resnet18 import spectral_resnet18_layers
 
-# The N-Jet networks (issue 12): importable from here, and their layers
-# registered for loading. They are not in `__all__` yet, whose exact list
-# tests/keras_resolution/test_applications.py pins.
-from keras_resolution.applications.njet_networks import NJET_NETWORKS  # noqa: F401
-from keras_resolution.applications.njet_networks import SubsampleLike  # noqa: F401
-from keras_resolution.applications.njet_networks import build_njet_classifier  # noqa: F401
-from keras_resolution.applications.njet_networks import njet_budget_reference  # noqa: F401
-from keras_resolution.applications.njet_networks import njet_nin_layers  # noqa: F401
-from keras_resolution.applications.njet_networks import njet_resnet18_layers  # noqa: F401
+from keras_resolution.applications.njet_networks import NJET_NETWORKS
+from keras_resolution.applications.njet_networks import SubsampleLike
+from keras_resolution.applications.njet_networks import build_njet_classifier
+from keras_resolution.applications.njet_networks import njet_budget_reference
+from keras_resolution.applications.njet_networks import njet_nin_layers
+from keras_resolution.applications.njet_networks import njet_resnet18_layers
+from keras_resolution.applications.msnet import CalibratedEarlyExit
+from keras_resolution.applications.msnet import branch_complexities
+from keras_resolution.applications.msnet import calibrate_threshold
+from keras_resolution.applications.msnet import msnet_resnet18
 
 __all__ = [
     "ARCHITECTURES",
@@ -71,4 +77,16 @@ __all__ = [
     "size_complexity",
     "spectral_budget_reference",
     "spectral_resnet18_layers",
+    # N-Jet networks (issue 12, item 3)
+    "NJET_NETWORKS",
+    "SubsampleLike",
+    "build_njet_classifier",
+    "njet_budget_reference",
+    "njet_nin_layers",
+    "njet_resnet18_layers",
+    # MSNet (issue 12, item 4)
+    "CalibratedEarlyExit",
+    "branch_complexities",
+    "calibrate_threshold",
+    "msnet_resnet18",
 ]

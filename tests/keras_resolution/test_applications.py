@@ -14,6 +14,8 @@ from keras_resolution.applications import classifiers
 from keras_resolution.applications import radio_cnn
 from keras_resolution.applications import resnet18
 from keras_resolution.applications import sites
+from keras_resolution.applications import msnet
+from keras_resolution.applications import njet_networks
 from keras_resolution.applications import spectral_resnet18
 
 # Every name `applications.classifiers` held before the architectures got
@@ -29,6 +31,13 @@ SPECTRAL_NAMES = (
     "SPECTRAL_METHODS", "build_spectral_classifier", "spectral_budget_reference",
     "spectral_resnet18_layers",
 )  # fmt: skip
+# Issue 12: exported from their own modules only.
+OWN_MODULE_NAMES = {
+    njet_networks: ("NJET_NETWORKS", "SubsampleLike", "build_njet_classifier",
+                    "njet_budget_reference", "njet_nin_layers", "njet_resnet18_layers"),
+    msnet: ("CalibratedEarlyExit", "branch_complexities", "calibrate_threshold",
+            "msnet_resnet18"),
+}  # fmt: skip
 
 
 def test_public_names():
@@ -37,9 +46,12 @@ def test_public_names():
         "build_classifier", "build_spectral_classifier", "radio_cnn_layers",
         "resnet18_layers", "site_sizes", "size_complexity", "spectral_budget_reference",
         "spectral_resnet18_layers",
+        *OWN_MODULE_NAMES[njet_networks], *OWN_MODULE_NAMES[msnet],
     ]  # fmt: skip
+    own = {name: module for module, names in OWN_MODULE_NAMES.items() for name in names}
     for name in applications.__all__:
-        assert getattr(applications, name) is getattr(classifiers, name), name
+        source = own.get(name, classifiers)
+        assert getattr(applications, name) is getattr(source, name), name
     assert set(CLASSIFIERS_NAMES + SPECTRAL_NAMES) == set(classifiers.__all__)
     assert classifiers.spectral_resnet18_layers is spectral_resnet18.spectral_resnet18_layers
     assert classifiers.resnet18_layers is resnet18.resnet18_layers
@@ -51,7 +63,8 @@ def test_public_names():
 
 
 def test_modules_have_docstrings():
-    for module in (applications, classifiers, radio_cnn, resnet18, sites, spectral_resnet18):
+    for module in (applications, classifiers, radio_cnn, resnet18, sites, spectral_resnet18,
+                   njet_networks, msnet):
         assert module.__doc__ and len(module.__doc__.split()) > 20, module.__name__
 
 
