@@ -44,6 +44,7 @@ from keras_resolution.applications.resnet18 import resnet18_layers
 from keras_resolution.applications.sites import FIXED
 from keras_resolution.applications.sites import FIXED_SUFFIX
 from keras_resolution.applications.sites import RESOLUTION_SUFFIX
+from keras_resolution.applications.sites import budgeted_model
 from keras_resolution.applications.sites import check_transform
 from keras_resolution.applications.sites import fixed_complexity
 from keras_resolution.applications.sites import site_sizes
@@ -51,8 +52,6 @@ from keras_resolution.applications.sites import size_complexity
 from keras_resolution.applications.spectral_resnet18 import SPECTRAL_METHODS
 from keras_resolution.applications.spectral_resnet18 import check_spectral_method
 from keras_resolution.applications.spectral_resnet18 import spectral_resnet18_layers
-from keras_resolution.budgets import QuadraticTarget
-from keras_resolution.budgets import ResolutionModel
 from keras_resolution.complexity import full_complexity
 
 __all__ = [
@@ -134,15 +133,8 @@ def build_classifier(
         **architecture_kwargs,
     )
     name = f"{architecture}_{transform}"
-    if transform == FIXED:
-        return keras.Model(inputs, outputs, name=name)
-    return ResolutionModel(
-        inputs,
-        outputs,
-        penalty=QuadraticTarget(target_budget, weight=penalty_weight),
-        complexity_definition=complexity_definition,
-        name=name,
-    )
+    return budgeted_model(inputs, outputs, name, transform != FIXED, target_budget,
+                          penalty_weight, complexity_definition)
 
 
 @functools.lru_cache(maxsize=16)
@@ -245,15 +237,8 @@ def build_spectral_classifier(
     )  # fmt: skip
     name = f"resnet18_{method}" + ("_pre_bn" if method == "hybrid" and
                                    spectral_position == "pre_bn" else "")
-    if method == "spectral":
-        return keras.Model(inputs, outputs, name=name)
-    return ResolutionModel(
-        inputs,
-        outputs,
-        penalty=QuadraticTarget(target_budget, weight=penalty_weight),
-        complexity_definition=complexity_definition,
-        name=name,
-    )
+    return budgeted_model(inputs, outputs, name, method != "spectral", target_budget,
+                          penalty_weight, complexity_definition)
 
 
 @functools.lru_cache(maxsize=16)

@@ -61,10 +61,9 @@ from keras import ops
 
 from keras_resolution.applications.sites import FIXED_SUFFIX
 from keras_resolution.applications.sites import SAFE_SUFFIX
+from keras_resolution.applications.sites import budgeted_model
 from keras_resolution.applications.sites import site_sizes
 from keras_resolution.applications.sites import size_complexity
-from keras_resolution.budgets import QuadraticTarget
-from keras_resolution.budgets import ResolutionModel
 from keras_resolution.complexity import complexity_layers
 from keras_resolution.complexity import full_complexity
 from keras_resolution.njet import NJetConv2D
@@ -308,15 +307,8 @@ def build_njet_classifier(
                              safe_subsample=safe_subsample, njet_kwargs=njet_kwargs,
                              subsample_kwargs=subsample_kwargs)  # fmt: skip
     name = f"njet_{network}" + ("_safe" if safe_subsample else "")
-    if not safe_subsample:
-        return keras.Model(inputs, outputs, name=name)
-    return ResolutionModel(
-        inputs,
-        outputs,
-        penalty=QuadraticTarget(target_budget, weight=penalty_weight),
-        complexity_definition=complexity_definition,
-        name=name,
-    )
+    return budgeted_model(inputs, outputs, name, safe_subsample, target_budget,
+                          penalty_weight, complexity_definition)
 
 
 @functools.lru_cache(maxsize=16)

@@ -13,9 +13,11 @@ the same way:
 turns them into a complexity (for a baseline, the paper's C_base).
 """
 
-
+import keras
 from keras import layers
 
+from keras_resolution.budgets import QuadraticTarget
+from keras_resolution.budgets import ResolutionModel
 from keras_resolution.complexity_definitions import measure
 from keras_resolution.layer import ResolutionLayer
 from keras_resolution.transforms import TRANSFORMS
@@ -117,3 +119,19 @@ def size_complexity(model, definition="linear"):
 
 
 fixed_complexity = size_complexity  # C_base of a baseline built with transform="fixed"
+
+
+def budgeted_model(inputs, outputs, name, learns_rate, target_budget, penalty_weight,
+                   complexity_definition):
+    """The classifier as a model: under the quadratic target
+    `penalty_weight * (C / C_full - target_budget)^2` when it has a learnable
+    rate (`learns_rate`), else a plain `keras.Model` (a fixed baseline)."""
+    if not learns_rate:
+        return keras.Model(inputs, outputs, name=name)
+    return ResolutionModel(
+        inputs,
+        outputs,
+        penalty=QuadraticTarget(target_budget, weight=penalty_weight),
+        complexity_definition=complexity_definition,
+        name=name,
+    )
