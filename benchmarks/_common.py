@@ -88,11 +88,7 @@ def interleaved_timing(contenders, repeats, inner, warmup):
             contenders[name]()
     samples = {name: [] for name in names}
     for r in range(repeats):
-        shift = r % len(names)
-        order = names[shift:] + names[:shift]
-        if (r // len(names)) % 2:
-            order = order[::-1]
-        for name in order:
+        for name in rotated_order(names, r):
             fn = contenders[name]
             start = time.perf_counter()
             for _ in range(inner[name]):

@@ -252,11 +252,7 @@ def main():
     wall = {name: [] for name in names}
     cpu = {name: [] for name in names}
     for r in range(args.repeats):
-        shift = r % len(names)
-        order = names[shift:] + names[:shift]
-        if (r // len(names)) % 2:
-            order = order[::-1]
-        for name in order:
+        for name in _common.rotated_order(names, r):
             w, c = _timed(steps[name])
             wall[name].append(w * 1e3)
             cpu[name].append(c * 1e3)
