@@ -49,7 +49,8 @@ from keras import ops
 
 import keras_resolution
 from detection.panet import PANetHooks
-from detection.resolution import _validate_budget_args
+from detection.resolution import dct_output
+from detection.resolution import validate_budget_args
 from detection.yolov8 import PANetYOLOV8Detector
 from keras_resolution.complexity_definitions import measure
 from keras_resolution.layer import check_positive_finite
@@ -101,7 +102,7 @@ class DiffStrideYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
         prediction_decoder=None,
         **kwargs,
     ):
-        _validate_budget_args(complexity_definition, complexity_cap, hinge_weight)
+        validate_budget_args(complexity_definition, complexity_cap, hinge_weight)
         smoothness = check_positive_finite("smoothness", smoothness)
         convs = []  # PANet conv block names, in build order
         diffstride_blocks = []  # the blocks whose striding DiffStride does
@@ -132,9 +133,6 @@ class DiffStrideYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
                 laterals[block] = _static_size(tensors[1], name)
             return keras_resolution.AlignToMaxShape(name=f"{name}_align")(tensors)
 
-        def output(x, size, name):
-            return keras_resolution.DCTResize(size, name=f"{name}_dct")(x)
-
         super().__init__(
             backbone,
             num_classes,
@@ -143,7 +141,7 @@ class DiffStrideYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
             label_encoder=label_encoder,
             prediction_decoder=prediction_decoder,
             panet_hooks=PANetHooks(
-                resize=resize, align=align, output=output, downsample=downsample),
+                resize=resize, align=align, output=dct_output, downsample=downsample),
             **kwargs,
         )
         self.smoothness = smoothness
@@ -302,7 +300,7 @@ def diffstride_yolov8(
     """
     from detection.yolov8 import build_detector
 
-    _validate_budget_args(complexity_definition, complexity_cap, hinge_weight)
+    validate_budget_args(complexity_definition, complexity_cap, hinge_weight)
     check_positive_finite("smoothness", smoothness)
     return build_detector(
         DiffStrideYOLOV8Detector,

@@ -79,8 +79,9 @@ def _finite_number(name, value):
     return number
 
 
-def _validate_budget_args(complexity_definition, complexity_cap, hinge_weight):
-    """ValueError naming the argument for a bad budget setting."""
+def validate_budget_args(complexity_definition, complexity_cap, hinge_weight):
+    """ValueError naming the argument for a bad budget setting (shared by
+    every detector with a hinge on PANet complexity)."""
     check_definition(complexity_definition, "complexity_definition")
     if complexity_cap is not None and not _finite_number(
         "complexity_cap", complexity_cap
@@ -88,6 +89,12 @@ def _validate_budget_args(complexity_definition, complexity_cap, hinge_weight):
         raise ValueError(f"`complexity_cap` must be > 0, got {complexity_cap!r}.")
     if not _finite_number("hinge_weight", hinge_weight) >= 0:
         raise ValueError(f"`hinge_weight` must be >= 0, got {hinge_weight!r}.")
+
+
+def dct_output(x, size, name):
+    """The PANet output hook of a PANet whose maps move: a fixed DCT resize
+    back to the `size` of the backbone level the YOLOv8 head expects."""
+    return keras_resolution.DCTResize(size, name=f"{name}_dct")(x)
 
 
 # Where each learned scale starts: exactly 1 (the paper), so that every size
@@ -158,7 +165,7 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
         prediction_decoder=None,
         **kwargs,
     ):
-        _validate_budget_args(complexity_definition, complexity_cap, hinge_weight)
+        validate_budget_args(complexity_definition, complexity_cap, hinge_weight)
         _validate_scale_start(scale_start)
         resolution_layers = {}
 
@@ -174,9 +181,6 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
         def align(tensors, name):
             return keras_resolution.AlignToMaxShape(name=f"{name}_align")(tensors)
 
-        def output(x, size, name):
-            return keras_resolution.DCTResize(size, name=f"{name}_dct")(x)
-
         super().__init__(
             backbone,
             num_classes,
@@ -187,7 +191,7 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
             panet_hooks=PANetHooks(
                 resize=resize,
                 align=align,
-                output=output,
+                output=dct_output,
                 resize_commutes_with_pointwise=True,
             ),
             **kwargs,
@@ -373,7 +377,7 @@ def resolution_yolov8(
     from detection.yolov8 import build_detector
 
     # Before the backbone is built, so that bad settings fail at once.
-    _validate_budget_args(complexity_definition, complexity_cap, hinge_weight)
+    validate_budget_args(complexity_definition, complexity_cap, hinge_weight)
     _validate_scale_start(scale_start)
     return build_detector(
         ResolutionYOLOV8Detector,
