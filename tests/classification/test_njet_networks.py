@@ -28,7 +28,6 @@ from training.classification.config import resolve_config
 from training.classification.job import ClassificationExperiment
 from training.classification.job import realised_complexity
 from training.common.optimizers import make_optimizer
-from training.common.run_directory import RunDirectory
 from training.common.run_directory import read_csv
 
 RESNET_SITES = ("stage2", "stage3", "stage4")
@@ -286,33 +285,8 @@ def test_classify_model_njet_nin_safe_in_a_fresh_process(tmp_path):
     assert (run_dir / "plots" / "sizes.png").exists()
 
 
-def _fake_classification(trained):
-    """A stand-in for `run_classification` that records what it was asked to
-    train and returns results of that label."""
-
-    def run_classification(config, run_dir, resume=False, data=None, verbose=1):
-        run = RunDirectory(run_dir)
-        if resume:
-            return json.loads(run.results_json.read_text())
-        trained.append((config.data, config.method, config.target_budget))
-        run.claim({"experiment": "classification", "config": config.to_dict()})
-        fraction = 1.0 if config.target_budget is None else config.target_budget
-        results = dict(
-            data=config.data, transform=config.method, target_budget=config.target_budget,
-            complexity=fraction * 100, complexity_full=100, complexity_base=100,
-            complexity_fraction=fraction, size_complexity_fraction=fraction,
-            relative_error=0.0, test_accuracy=0.5, test_loss=1.0, best_val_accuracy=0.5,
-            train_seconds=1.0,
-        )
-        run.results_json.write_text(json.dumps(results))
-        return results
-
-    return run_classification
-
-
-def test_figure3_njet_methods_extend_a_sweep(tmp_path, monkeypatch, capsys):
-    trained = []
-    monkeypatch.setattr(figure3, "run_classification", _fake_classification(trained))
+def test_figure3_njet_methods_extend_a_sweep(tmp_path, monkeypatch, fake_figure3_runs, capsys):
+    trained = fake_figure3_runs
     plotted = []  # drawn at the end, with every row
     monkeypatch.setattr(figure3, "plot_figure3", lambda *args: plotted.append(args))
     sweep_dir = tmp_path / "figure3"

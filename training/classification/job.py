@@ -64,32 +64,26 @@ def _architecture_kwargs(config):
     return {"width": config.width} if config.architecture == "resnet18" else {}
 
 
-def _spectral_kwargs(config):
-    """`build_spectral_classifier` arguments of a comparator model."""
-    return {**SPECTRAL_MODELS[config.model], "width": config.width}
-
-
-def _njet_kwargs(config):
-    """`build_njet_classifier` arguments of an N-Jet model."""
-    return {**NJET_MODELS[config.model], "width": config.width}
+def _comparator(config):
+    """`(build, budget_reference, variant, kwargs)` of a comparator model: the
+    builder and C_full reference of the N-Jet networks or of the spectral
+    ResNet-18s, the network or method they take first, and their other
+    arguments."""
+    if config.model in NJET_MODELS:
+        build, reference, key, models = (
+            build_njet_classifier, njet_budget_reference, "network", NJET_MODELS)
+    else:
+        build, reference, key, models = (
+            build_spectral_classifier, spectral_budget_reference, "method", SPECTRAL_MODELS)
+    kwargs = {**models[config.model], "width": config.width}
+    return build, reference, kwargs.pop(key), kwargs
 
 
 def _uncompiled_model(config, data):
-    if config.model in NJET_MODELS:
-        kwargs = _njet_kwargs(config)
-        return build_njet_classifier(
-            kwargs.pop("network"),
-            data.input_shape,
-            data.num_classes,
-            target_budget=config.target_budget,
-            penalty_weight=config.penalty_weight,
-            complexity_definition=config.complexity_definition,
-            **kwargs,
-        )
     if config.model != RESOLUTION:
-        kwargs = _spectral_kwargs(config)
-        return build_spectral_classifier(
-            kwargs.pop("method"),
+        build, _, variant, kwargs = _comparator(config)
+        return build(
+            variant,
             data.input_shape,
             data.num_classes,
             target_budget=config.target_budget,
@@ -212,22 +206,14 @@ class ClassificationExperiment(Experiment):
             config.complexity_definition,
             **_architecture_kwargs(config),
         )
-        if config.model in NJET_MODELS:  # C_full of its own sites
-            kwargs = _njet_kwargs(config)
-            self.c_full, _ = njet_budget_reference(
-                kwargs.pop("network"),
+        if config.model != RESOLUTION:  # C_full of the comparator's own layers
+            _, reference, variant, kwargs = _comparator(config)
+            self.c_full, _ = reference(
+                variant,
                 tuple(self.data.input_shape),
                 self.data.num_classes,
                 config.complexity_definition,
                 **kwargs,
-            )
-        elif config.model != RESOLUTION:  # C_full of the comparator's own layers
-            self.c_full, _ = spectral_budget_reference(
-                SPECTRAL_MODELS[config.model]["method"],
-                tuple(self.data.input_shape),
-                self.data.num_classes,
-                config.complexity_definition,
-                **{k: v for k, v in _spectral_kwargs(config).items() if k != "method"},
             )
 
     def describe(self):
