@@ -151,7 +151,8 @@ CLASSIFICATION_OPTIONS = (
 # `training.classification.comparators.MODELS`, repeated so that building the
 # parser does not import Keras (a test checks that they agree).
 CLASSIFICATION_MODELS = ("resolution", "diffstride", "spectral", "hybrid", "hybrid-pre-bn",
-                         "njet-resnet18", "njet-resnet18-safe", "njet-nin", "njet-nin-safe")
+                         "njet-resnet18", "njet-resnet18-safe", "njet-nin", "njet-nin-safe",
+                         "msnet")
 
 
 def _add_run_options(parser, default_names):
@@ -192,7 +193,8 @@ def build_parser():
                                "spectral pooling before global average pooling (hybrid) or "
                                "before the final BN/ReLU (hybrid-pre-bn), or an N-Jet "
                                "ResNet-18 or NiN (every spatial conv an N-Jet layer) without "
-                               "or with (-safe) safe subsampling")
+                               "or with (-safe) safe subsampling, or MSNet (a low- and a "
+                               "high-resolution ResNet-18 with a calibrated early exit)")
     classify.add_argument("--transform", choices=("dct", "dft", "fixed"),
                           help="Resolution layers' transform, or the fixed baseline "
                                "(--model resolution only; default: dct)")
