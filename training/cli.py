@@ -69,7 +69,9 @@ def _add_detection_options(parser):
              "downsampling is learned by DiffStride")
     add("--hinge-weight", type=float, default=defaults.hinge_weight,
         help="lambda of the hinge penalty max(0, C_PAN - cap) (resolution, diffstride)")
-    add("--complexity-cap", type=float, help="PANet complexity cap (default: the baseline's)")
+    add("--complexity-cap",
+        help="PANet complexity cap: cells (e.g. 9200) or multiply-adds per image with a unit "
+             "(e.g. 0.8GFLOPs, 750MFLOPs), which budgets FLOPs (default: the baseline's cells)")
     add("--image-size", type=int, help="model input side, a multiple of 32")
     add("--epochs", type=int, help="training epochs")
     add("--batch-size", type=int, help="images per batch")
