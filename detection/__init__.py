@@ -12,6 +12,12 @@ Public API:
 - `diffstride_yolov8`: the same detector whose bottom-up downsampling is
   learned by DiffStride, under the same hinge cap
   (`DiffStrideYOLOV8Detector`).
+- `srf_yolov8`: the same detector whose top-down x2 upsamplings are an
+  SRF-GAN generator, or a fixed bilinear / DCT / nearest x2
+  (`SRFYOLOV8Detector`), for Table 1's upsampler rows.
+- `SRFGenerator`: the SRF-GAN feature generator (learned x2 upsampling).
+- `FeaturePatchDiscriminator`: the SRF-GAN per-position feature
+  discriminator.
 - `PANetComplexityLogger`: PANet complexity and learned sizes in `logs`.
 - `freeze_detector`: a trained detector with its PANet resolutions fixed
   (`FrozenYOLOV8Detector`); also what `keras_resolution.freeze` does for
@@ -30,6 +36,7 @@ from detection.freeze import FrozenYOLOV8Detector
 from detection.freeze import freeze_detector
 from detection.diffstride import DiffStrideYOLOV8Detector
 from detection.diffstride import diffstride_yolov8
+from detection.feature_discriminator import FeaturePatchDiscriminator
 from detection.panet import PANetHooks
 from detection.panet import apply_path_aggregation_fpn
 from detection.yolov8 import BOUNDING_BOX_FORMATS
@@ -37,4 +44,7 @@ from detection.yolov8 import PANetYOLOV8Detector
 from detection.resolution import SCALE_STARTS
 from detection.resolution import ResolutionYOLOV8Detector
 from detection.resolution import resolution_yolov8
+from detection.srf import SRFYOLOV8Detector
+from detection.srf import srf_yolov8
+from detection.srf_generator import SRFGenerator
 from detection.yolov8 import baseline_yolov8

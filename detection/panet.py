@@ -7,7 +7,7 @@ order, channel counts and hyperparameters match KerasCV, so with the default
 `PANetHooks()` the network built here is the same architecture as KerasCV's
 (same layers, same weights, same outputs).
 
-What KerasCV does not have are four injection points, collected in
+What KerasCV does not have are five injection points, collected in
 `PANetHooks`:
 
 - `resize(x, name)` is applied in front of every PANet convolution, before
@@ -26,13 +26,17 @@ What KerasCV does not have are four injection points, collected in
   the strided convolutions (the bottom-up path's two 3x3 stride-2 convs):
   the conv runs at stride 1 and `downsample` is applied to its output,
   before the batch normalization.
+- `upsample(x, name)`, when given, replaces the x2 nearest-neighbour
+  upsampling of the two top-down merges; `name` is `f"{merge}_upsample"`
+  (e.g. `"pa_fpn_p4p5_upsample"`). It must return exactly 2H x 2W.
 
-All four are the identity (no `downsample`) by default, which gives the
-KerasCV baseline. A Resolution PANet passes a `ResolutionLayer` as
+All five are the identity (no `downsample`, no `upsample`) by default,
+which gives the KerasCV baseline. A Resolution PANet passes a `ResolutionLayer` as
 `resize`, a max-shape DCT resize as `align`, and a fixed DCT resize to
 `size` as `output`, and leaves the fixed x2 upsampling (`ops.repeat`) and
 the stride-2 convolutions as they are in KerasCV. A DiffStride PANet
-(`detection.diffstride`) passes a `DiffStride2D` as `downsample`.
+(`detection.diffstride`) passes a `DiffStride2D` as `downsample`, and an
+SRF-GAN PANet (`detection.srf`) an `SRFGenerator` as `upsample`.
 """
 
 import dataclasses
@@ -64,7 +68,7 @@ def _identity_output(x, size, name):
 @dataclasses.dataclass(frozen=True)
 class PANetHooks:
     """Callables injected into the PANet; the identity by default (no
-    `downsample`).
+    `downsample`, no `upsample`).
 
     Args:
         resize: callable `resize(x, name) -> tensor`, applied to the input of
@@ -92,6 +96,12 @@ class PANetHooks:
             that reduce channels the resize is applied to the conv's output
             instead of its input (before the batch normalization): the same
             result, with fewer channels to resize.
+        upsample: optional callable `upsample(x, name) -> tensor` of
+            exactly twice `x`'s height and width, used for the x2
+            upsampling of the two top-down merges; `name` is
+            `f"{merge}_upsample"` (`"pa_fpn_p4p5_upsample"`,
+            `"pa_fpn_p3p4p5_upsample"`). None (default): KerasCV's
+            nearest-neighbour `ops.repeat`.
 
     Example:
 
@@ -112,6 +122,7 @@ class PANetHooks:
     output: Callable = _identity_output
     downsample: Callable = None
     resize_commutes_with_pointwise: bool = False
+    upsample: Callable = None
 
 
 def apply_conv_bn(
@@ -263,10 +274,15 @@ def _upsample_2x(x):
 
 
 def _merge_top_down(coarse, lateral, depth, name, hooks):
-    """Upsamples `coarse` x2, concatenates it with `lateral` and mixes the
-    result with a CSP block of `lateral`'s channels."""
+    """Upsamples `coarse` x2 (`hooks.upsample` if given), concatenates it
+    with `lateral` and mixes the result with a CSP block of `lateral`'s
+    channels."""
+    if hooks.upsample is None:
+        upsampled = _upsample_2x(coarse)
+    else:
+        upsampled = hooks.upsample(coarse, f"{name}_upsample")
     merged = ops.concatenate(
-        hooks.align([_upsample_2x(coarse), lateral], f"{name}_merge"), -1
+        hooks.align([upsampled, lateral], f"{name}_merge"), -1
     )
     return apply_csp_block(
         merged,
