@@ -27,6 +27,9 @@ class SplitBatches(keras.utils.PyDataset):
         drop_remainder: Drop the last partial batch (training: fixed shapes).
         augment_seed: `(seed, epoch)` for random crops and flips, or None.
         with_labels: Yield `(x, y)` (True) or `x` only (prediction).
+        label_outputs: Output names of a multi-output model whose every
+            output is trained on the labels (MSNet's `low` and `high`):
+            `y` is then `{name: labels}`. None: `y` is the labels.
     """
 
     def __init__(
@@ -38,6 +41,7 @@ class SplitBatches(keras.utils.PyDataset):
         drop_remainder=False,
         augment_seed=None,
         with_labels=True,
+        label_outputs=None,
     ):
         super().__init__()
         self.split = split
@@ -51,6 +55,7 @@ class SplitBatches(keras.utils.PyDataset):
         self.skip_batches = int(skip_batches)
         self.augment_seed = augment_seed
         self.with_labels = with_labels
+        self.label_outputs = label_outputs
 
     def __len__(self):
         return max(self.total_batches - self.skip_batches, 0)
@@ -62,11 +67,15 @@ class SplitBatches(keras.utils.PyDataset):
         if self.augment_seed is not None:
             rng = np.random.default_rng(list(self.augment_seed) + [batch])
             x = random_crop_and_flip(x, rng)
-        return (x, y) if self.with_labels else x
+        if not self.with_labels:
+            return x
+        return (x, y) if self.label_outputs is None else (x, {name: y for name in self.label_outputs})
 
 
-def training_batches(split, batch_size, seed, epoch, skip_batches=0, augment=False):
-    """The training batches of `epoch` (seeded order, last partial batch dropped)."""
+def training_batches(split, batch_size, seed, epoch, skip_batches=0, augment=False,
+                     label_outputs=None):
+    """The training batches of `epoch` (seeded order, last partial batch
+    dropped); `label_outputs` as for `SplitBatches`."""
     return SplitBatches(
         split,
         batch_size,
@@ -74,4 +83,5 @@ def training_batches(split, batch_size, seed, epoch, skip_batches=0, augment=Fal
         skip_batches=skip_batches,
         drop_remainder=True,
         augment_seed=(seed, epoch) if augment else None,
+        label_outputs=label_outputs,
     )

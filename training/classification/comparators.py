@@ -13,7 +13,12 @@
   ResNet-18 without (`njet-resnet18`) and with safe subsampling at its
   stride-2 sites (`njet-resnet18-safe`), and the official N-Jet NiN
   without (`njet-nin`, the released model) and with safe subsampling
-  where the original NiN pools (`njet-nin-safe`).
+  where the original NiN pools (`njet-nin-safe`);
+* MSNet of issue 12 (`msnet`, image data): a low-resolution ResNet-18 on
+  the image at half size and a high-resolution one adding the upsampled
+  low features, trained jointly; its complexity is a curve over the
+  early-exit threshold tau, calibrated after training
+  (`keras_resolution.applications.msnet`).
 
 `training.cli` repeats `MODELS` as its `--model` choices, so that building
 the parser does not import Keras (tests/classification checks they agree).
@@ -35,15 +40,17 @@ NJET_MODELS = {
     "njet-nin": {"network": "nin", "safe_subsample": False},
     "njet-nin-safe": {"network": "nin", "safe_subsample": True},
 }
-COMPARATOR_MODELS = (*SPECTRAL_MODELS, *NJET_MODELS)
+MSNET = "msnet"
+COMPARATOR_MODELS = (*SPECTRAL_MODELS, *NJET_MODELS, MSNET)
 MODELS = (RESOLUTION,) + COMPARATOR_MODELS
 
 # Comparators without a learned rate: no budget term and no target, a
 # single point per seed in the Figure 3 sweep. (The N-Jet layers of the
 # N-Jet models still learn sigma, but without safe subsampling sigma sets
 # no map size.)
-FIXED_RATE_MODELS = ("spectral", "njet-resnet18", "njet-nin")
+# MSNet learns no rate either: its cost is set after training by tau.
+FIXED_RATE_MODELS = ("spectral", "njet-resnet18", "njet-nin", MSNET)
 
 # Models with no `keras_resolution.ComplexityLayer`: their complexity is
 # that of the fixed sizes at their sites, as for the `fixed` baseline.
-SIZE_MEASURED_MODELS = ("njet-resnet18", "njet-nin")
+SIZE_MEASURED_MODELS = ("njet-resnet18", "njet-nin", MSNET)

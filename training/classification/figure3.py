@@ -18,7 +18,11 @@ Resolution ResNet-18's. The N-Jet networks of issue 12 are methods too:
 with safe subsampling (`njet-resnet18-safe`, `njet-nin-safe`) at every
 p*, sigma under the target through the surrogate of the safe-subsampled
 sizes; without (`njet-resnet18`, `njet-nin`) once per seed, their sizes
-being fixed. Every (model, seed) is a classification run of its
+being fixed. MSNet (`msnet`) trains once per seed and gives one row per
+calibrated early-exit threshold (`early_exit_rows`): its `p*` is the
+target average complexity the threshold was calibrated for, over the
+ResNet-18's C_full, from the low branch alone to both branches on every
+image. Every (model, seed) is a classification run of its
 own under the sweep directory:
 
     SWEEP_DIR/
@@ -67,6 +71,7 @@ import time
 
 from training.classification.comparators import COMPARATOR_MODELS
 from training.classification.comparators import FIXED_RATE_MODELS
+from training.classification.comparators import MSNET
 from training.classification.config import resolve_config
 from training.classification.data import check_data_spec
 from training.classification.data import data_version
@@ -347,6 +352,23 @@ def _row(results, run_dir, is_base_budget, seed):
     return row
 
 
+def early_exit_rows(results, run_dir, seed):
+    """The rows of an MSNet run: one per point of its calibrated early
+    exit (`results["early_exit"]`), with `p*` (`target_budget`) the point's
+    target complexity over C_full and its test accuracy and realised
+    complexity in the usual columns."""
+    rows = []
+    for point in results["early_exit"]:
+        target = round(point["target_complexity"] / results["complexity_full"], 4)
+        row = _row({**results, **point, "target_budget": target,
+                    "size_complexity_fraction": point["complexity_fraction"],
+                    "relative_error": abs(point["complexity_fraction"] - target) / target},
+                   run_dir, False, seed)
+        row["threshold"] = point["threshold"]
+        rows.append(row)
+    return rows
+
+
 def run_figure3(
     data_specs,
     sweep_dir,
@@ -370,7 +392,7 @@ def run_figure3(
         methods: Comparator rows for the image datasets, from
             `FIGURE3_METHODS` (`diffstride`, `spectral`, `hybrid`,
             `hybrid-pre-bn`, and the N-Jet `njet-resnet18`,
-            `njet-resnet18-safe`, `njet-nin`, `njet-nin-safe`); none by
+            `njet-resnet18-safe`, `njet-nin`, `njet-nin-safe`, and `msnet`); none by
             default. Adding methods to a sweep
             claimed with fewer is accepted (module docstring).
         **options: `ClassifyConfig` options shared by every run (`epochs`,
@@ -440,7 +462,10 @@ def run_figure3(
                     data=data,
                     verbose=verbose,
                 )
-                rows.append(_row(results, run_dir, target == base_budget, seed))
+                if label == MSNET:
+                    rows.extend(early_exit_rows(results, run_dir, seed))
+                else:
+                    rows.append(_row(results, run_dir, target == base_budget, seed))
                 text = _write_outputs(sweep, rows)
     if verbose:
         figure = sweep.plots_dir / "figure3.png"

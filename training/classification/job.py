@@ -4,7 +4,9 @@ trained by the one run loop; or one of the comparators of issue 11 (the
 DiffStride, spectral-pooling and hybrid ResNet-18s, `--model`), its
 DiffStride strides under the same target, C_full being its own; or an
 N-Jet network of issue 12 (ResNet-18 or NiN), with safe subsampling under
-the same target on sigma, without it at its fixed sizes.
+the same target on sigma, without it at its fixed sizes; or MSNet (issue
+12), whose two branches are trained jointly and whose calibrated early exit
+is then traced over the threshold tau (`early_exit_curve`).
 
 `run_classification(config, run_dir)` trains one model; the run directory
 follows `training.common.run_directory`, with these columns in results.csv:
@@ -15,7 +17,10 @@ complexity_linear_fraction (C and C / C_full at the epoch's end; `area`
 with that definition), learning rate, seconds, and the learned size and
 scale of every Resolution layer. results.json holds the test accuracy and loss,
 the realised complexity (continuous and from the integer sizes) and the
-per-SNR accuracy (radio).
+per-SNR accuracy (radio); for MSNet (whose two outputs give
+low_loss, high_loss, low_accuracy, high_accuracy and val_low_accuracy; its
+accuracy is the high branch's, the model without an exit) also
+`early_exit`, one point of the tau curve per target of `MSNET_HIGH_FRACTIONS`.
 
 The final test evaluation uses the last model (the one whose complexity the
 budget steered), not the best-on-validation one.
@@ -32,12 +37,18 @@ from keras_resolution.applications.classifiers import build_spectral_classifier
 from keras_resolution.applications.classifiers import spectral_budget_reference
 from keras_resolution.applications.classifiers import site_sizes
 from keras_resolution.applications.classifiers import size_complexity
+from keras_resolution.applications.msnet import CalibratedEarlyExit
+from keras_resolution.applications.msnet import branch_complexities
+from keras_resolution.applications.msnet import calibrate_threshold
+from keras_resolution.applications.msnet import expected_complexity
+from keras_resolution.applications.msnet import msnet_resnet18
 from keras_resolution.applications.njet_networks import build_njet_classifier
 from keras_resolution.applications.njet_networks import njet_budget_reference
 from training.classification import plots
 from training.classification.batches import SplitBatches
 from training.classification.batches import training_batches
 from training.classification.comparators import NJET_MODELS
+from training.classification.comparators import MSNET
 from training.classification.comparators import RESOLUTION
 from training.classification.comparators import SPECTRAL_MODELS
 from training.classification.config import ClassifyConfig
@@ -52,6 +63,11 @@ from training.common.run_loop import read_run_config
 from training.common.run_loop import run_experiment
 from training.common.tables import format_mapping
 from training.common.tables import format_table
+
+# The calibrated points of an MSNet run: the fraction of validation images
+# allowed to run the high branch, so target costs C_L + f * C_H from the low
+# branch alone (f = 0) to both branches on every image (f = 1).
+MSNET_HIGH_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 SUMMARY_COLUMNS = (
     "data", "transform", "target_budget", "complexity_fraction",
@@ -80,6 +96,8 @@ def _comparator(config):
 
 
 def _uncompiled_model(config, data):
+    if config.model == MSNET:
+        return msnet_resnet18(data.input_shape, data.num_classes, width=config.width)
     if config.model != RESOLUTION:
         build, _, variant, kwargs = _comparator(config)
         return build(
@@ -120,6 +138,10 @@ def build_model(config, data):
         scale_learning_rate_factor=config.scale_learning_rate_factor,
     )
     loss = keras.losses.SparseCategoricalCrossentropy()
+    if config.model == MSNET:  # the paper's joint loss CE(p_L) + CE(p_H)
+        model.compile(optimizer=optimizer, loss={"low": loss, "high": loss},
+                      metrics={"low": ["accuracy"], "high": ["accuracy"]})
+        return model
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     return model
 
@@ -129,10 +151,19 @@ def evaluate_split(model, split, batch_size):
 
     Returns:
         Dict with `accuracy`, `loss`, and `per_snr` (`{snr: accuracy}`, or
-        None without SNRs).
+        None without SNRs). For MSNet these are the high branch's (the
+        model without an exit), and `low_accuracy` is added.
     """
     batches = SplitBatches(split, batch_size, with_labels=False)
-    probabilities = np.asarray(model.predict(batches, verbose=0), dtype="float64")
+    predictions = model.predict(batches, verbose=0)
+    if isinstance(predictions, dict):  # MSNet: {"low": p_L, "high": p_H}
+        low = _scores(np.asarray(predictions["low"], dtype="float64"), split)
+        return {**_scores(np.asarray(predictions["high"], dtype="float64"), split),
+                "low_accuracy": low["accuracy"]}
+    return _scores(np.asarray(predictions, dtype="float64"), split)
+
+
+def _scores(probabilities, split):
     labels = split.labels
     correct = np.argmax(probabilities, axis=1) == labels
     picked = probabilities[np.arange(len(labels)), labels]
@@ -147,6 +178,54 @@ def evaluate_split(model, split, batch_size):
             for level in np.unique(split.snr)
         }
     return result
+
+
+def early_exit_curve(model, data, config, c_full):
+    """MSNet's calibrated early exit at each target of `MSNET_HIGH_FRACTIONS`.
+
+    For each fraction f, tau is calibrated on the validation split for the
+    target cost C_L + f * C_H (`calibrate_threshold`), then the early exit
+    runs on the test split, the high branch only on the images that do not
+    exit.
+
+    Args:
+        model: A trained `msnet_resnet18` model.
+        data: Its `ClassificationData`.
+        config: Its `ClassifyConfig` (complexity definition, batch size).
+        c_full: C_full of the fraction reported (the ResNet-18's).
+
+    Returns:
+        One dict per target: `high_fraction_target` (f), `threshold` (tau),
+        `target_complexity`, `val_complexity` and `val_accuracy` (on the
+        validation split, from the calibration), `test_accuracy`,
+        `test_high_fraction` (P(no exit) on the test split),
+        `complexity` (C_L + P(no exit) * C_H on the test split) and
+        `complexity_fraction` (over `c_full`).
+    """
+    definition = config.complexity_definition
+    c_low, c_high = branch_complexities(model, definition)
+    x_val, y_val = data.val.read(np.arange(len(data.val)))
+    x_test, y_test = data.test.read(np.arange(len(data.test)))
+    curve = []
+    for fraction in MSNET_HIGH_FRACTIONS:
+        target = c_low + fraction * c_high
+        calibration = calibrate_threshold(model, x_val, y_val, target, definition,
+                                          batch_size=config.batch_size)
+        early_exit = CalibratedEarlyExit(model, calibration.threshold, definition)
+        probabilities, ran_high = early_exit.predict(x_test, config.batch_size)
+        cost = expected_complexity(c_low, c_high, float(np.mean(ran_high)))
+        curve.append({
+            "high_fraction_target": fraction,
+            "threshold": calibration.threshold,
+            "target_complexity": target,
+            "val_complexity": calibration.expected_complexity,
+            "val_accuracy": calibration.accuracy,
+            "test_accuracy": float(np.mean(np.argmax(probabilities, axis=1) == y_test)),
+            "test_high_fraction": float(np.mean(ran_high)),
+            "complexity": cost,
+            "complexity_fraction": cost / c_full,
+        })
+    return curve
 
 
 def realised_complexity(model, config, c_full):
@@ -206,7 +285,7 @@ class ClassificationExperiment(Experiment):
             config.complexity_definition,
             **_architecture_kwargs(config),
         )
-        if config.model != RESOLUTION:  # C_full of the comparator's own layers
+        if config.model not in (RESOLUTION, MSNET):  # C_full of the comparator's own layers
             _, reference, variant, kwargs = _comparator(config)
             self.c_full, _ = reference(
                 variant,
@@ -238,7 +317,8 @@ class ClassificationExperiment(Experiment):
     def train_batches(self, epoch, skip_batches):
         config = self.config
         return training_batches(
-            self.data.train, config.batch_size, config.seed, epoch, skip_batches, self.data.augment
+            self.data.train, config.batch_size, config.seed, epoch, skip_batches, self.data.augment,
+            label_outputs=("low", "high") if config.model == MSNET else None,
         )
 
     def callbacks(self, model):
@@ -251,14 +331,18 @@ class ClassificationExperiment(Experiment):
         # Validation through `predict` (one traced function serves validation
         # and the final test); val_loss is the cross-entropy alone.
         validation = evaluate_split(model, self.data.val, self.config.batch_size)
-        return {"val_accuracy": validation["accuracy"], "val_loss": validation["loss"]}
+        logs = {"val_accuracy": validation["accuracy"], "val_loss": validation["loss"]}
+        if "low_accuracy" in validation:
+            logs["val_low_accuracy"] = validation["low_accuracy"]
+        return logs
 
     def epoch_columns(self, model):
         return _layer_logs(model, self.config)
 
     def plot(self, run, rows, model):
         plots.plot_training(rows, run.plots_dir / "training.png", self.config.target_budget,
-                            f"complexity_{self.config.complexity_definition}_fraction")
+                            f"complexity_{self.config.complexity_definition}_fraction",
+                            "high_accuracy" if self.config.model == MSNET else "accuracy")
         if self.config.has_complexity_layers:
             plots.plot_sizes(rows, self.baseline_sizes, run.plots_dir / "sizes.png")
 
@@ -342,6 +426,10 @@ def _finish(run, model, config, data, rows, state, c_base, c_full, baseline_size
         "per_snr": test["per_snr"],
         "train_seconds": sum(row.get("seconds") or 0.0 for row in rows),
     }
+    if config.model == MSNET:
+        results["test_low_accuracy"] = test["low_accuracy"]
+        results["early_exit"] = early_exit_curve(model, data, config, c_full)
+        plots.plot_early_exit(results["early_exit"], run.plots_dir / "early_exit.png")
     if test["per_snr"]:
         title = f"{config.data} {config.method}"
         plots.plot_per_snr(test["per_snr"], run.plots_dir / "per_snr.png", title)
@@ -362,6 +450,11 @@ def summary_text(results):
         levels = sorted(results["per_snr"].items(), key=lambda item: int(item[0]))
         snr_rows = [{"SNR (dB)": level, "accuracy": value} for level, value in levels]
         lines += ["", format_table(snr_rows, ["SNR (dB)", "accuracy"])]
+    if results.get("early_exit"):
+        columns = ["high_fraction_target", "threshold", "test_high_fraction",
+                   "complexity_fraction", "test_accuracy"]
+        lines += ["", "MSNet early exit (tau calibrated on the validation split):",
+                  format_table(results["early_exit"], columns)]
     return "\n".join(lines)
 
 
@@ -371,6 +464,7 @@ __all__ = [
     "ClassificationExperiment",
     "build_model",
     "evaluate_run",
+    "early_exit_curve",
     "evaluate_split",
     "realised_complexity",
     "run_classification",

@@ -24,6 +24,8 @@ TRANSFORM_STYLES = {
                           label="N-Jet ResNet-18"),
     "njet-nin": dict(color="tab:pink", marker="X", markersize=11, linestyle="none",
                      label="N-Jet NiN"),
+    # MSNet: one trained model per seed, a line over its early-exit thresholds.
+    "msnet": dict(color="tab:olive", marker="h", label="MSNet (early exit over tau)"),
 }
 # Rows drawn as single points (no line over budgets): the fixed-rate models.
 SINGLE_POINT = ("fixed", "spectral", "njet-resnet18", "njet-nin")
@@ -35,22 +37,25 @@ def _save(figure, path):
     plt.close(figure)
 
 
-def plot_training(rows, path, target_budget=None, fraction_key="complexity_linear_fraction"):
+def plot_training(rows, path, target_budget=None, fraction_key="complexity_linear_fraction",
+                  accuracy_key="accuracy"):
     """Loss, accuracy and complexity fraction per epoch.
 
     Args:
-        rows: results.csv rows (dicts with `epoch`, `loss`, `accuracy`,
+        rows: results.csv rows (dicts with `epoch`, `loss`, `accuracy_key`,
             `val_loss`, `val_accuracy` and `fraction_key`).
         path: PNG path.
         target_budget: p*, drawn as a dashed line (None: no line).
         fraction_key: The column of C / C_full at each epoch's end.
+        accuracy_key: The column of the training accuracy (MSNet's is
+            its high branch's, `high_accuracy`).
     """
     epochs = [row["epoch"] for row in rows]
     figure, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    for key, ax, title in (("loss", axes[0], "loss"), ("accuracy", axes[1], "accuracy")):
-        ax.plot(epochs, [row.get(key) for row in rows], marker=".", label="train")
+    for key, train_key, ax in (("loss", "loss", axes[0]), ("accuracy", accuracy_key, axes[1])):
+        ax.plot(epochs, [row.get(train_key) for row in rows], marker=".", label="train")
         ax.plot(epochs, [row.get("val_" + key) for row in rows], marker=".", label="validation")
-        ax.set_title(title)
+        ax.set_title(key)
         ax.set_xlabel("epoch")
         ax.legend()
     fractions = [row.get(fraction_key) for row in rows]
@@ -90,6 +95,32 @@ def plot_sizes(rows, baseline_sizes, path):
     ax.set_xlabel("epoch")
     ax.set_ylabel("output size (dotted: fixed baseline)")
     ax.legend(fontsize=7, ncol=2)
+    _save(figure, path)
+
+
+def plot_early_exit(curve, path):
+    """MSNet's accuracy against its average complexity over the calibrated
+    thresholds, test and validation, each point labelled with tau.
+
+    Args:
+        curve: `training.classification.job.early_exit_curve(...)`.
+        path: PNG path.
+    """
+    figure, ax = plt.subplots(figsize=(6, 4))
+    c_full = curve[0]["complexity"] / curve[0]["complexity_fraction"]
+    test_x = [100 * point["complexity_fraction"] for point in curve]
+    ax.plot(test_x, [100 * point["test_accuracy"] for point in curve], marker="o", label="test")
+    ax.plot([100 * point["val_complexity"] / c_full for point in curve],
+            [100 * point["val_accuracy"] for point in curve], marker=".", linestyle=":",
+            label="validation (calibration)")
+    for x, point in zip(test_x, curve):
+        ax.annotate(f"tau={point['threshold']:.3g}", (x, 100 * point["test_accuracy"]),
+                    fontsize=7, textcoords="offset points", xytext=(3, -10))
+    ax.set_xlabel("average complexity C / C_full (%)")
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("MSNet calibrated early exit")
     _save(figure, path)
 
 
