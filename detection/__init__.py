@@ -18,6 +18,8 @@ Public API:
 - `SRFGenerator`: the SRF-GAN feature generator (learned x2 upsampling).
 - `FeaturePatchDiscriminator`: the SRF-GAN per-position feature
   discriminator.
+- `srf_gan_trainer`: SRF-GAN stage 1 on a trained baseline's top-down maps,
+  alternating discriminator and generator steps (`SRFGANTrainer`).
 - `PANetComplexityLogger`: PANet complexity and learned sizes in `logs`.
 - `freeze_detector`: a trained detector with its PANet resolutions fixed
   (`FrozenYOLOV8Detector`); also what `keras_resolution.freeze` does for
@@ -46,5 +48,7 @@ from detection.resolution import ResolutionYOLOV8Detector
 from detection.resolution import resolution_yolov8
 from detection.srf import SRFYOLOV8Detector
 from detection.srf import srf_yolov8
+from detection.srf_gan_training import SRFGANTrainer
+from detection.srf_gan_training import srf_gan_trainer
 from detection.srf_generator import SRFGenerator
 from detection.yolov8 import baseline_yolov8
