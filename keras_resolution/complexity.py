@@ -3,10 +3,11 @@ feature map's resolution (`ComplexityLayer`).
 
 The definitions `"linear"` and `"area"` measure each layer's output sizes
 (`keras_resolution.complexity_definitions`). `"flops"` measures what the
-sizes cost: the multiply-adds of the convolutions each layer feeds, at its
-continuous sizes, plus the layers' own resize products (`flops`). All
-three are differentiable in the learned rates, so `QuadraticTarget` and
-`HingeCap` budget any of them.
+sizes cost: the multiply-adds of the convolutions the layers feed, at the
+continuous sizes followed from the layers through the graph (strides,
+upsamplings, alignments of branches), plus the layers' own resize products
+(`flops`). All three are differentiable in the learned rates, so
+`QuadraticTarget` and `HingeCap` budget any of them.
 """
 
 import abc
@@ -15,7 +16,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_resolution.complexity_definitions import FLOPS
 from keras_resolution.diffstride import DiffStride2D
+from keras_resolution.fixed_layers import AlignToMaxShape
 from keras_resolution.fixed_layers import DCTResize
 from keras_resolution.layer import ResolutionLayer
 from keras_resolution.safe_subsample import SafeSubsample
@@ -138,11 +141,10 @@ def full_complexity(model_or_layers, definition="linear"):
 #
 # "flops" is a definition of the whole model, not of one layer's sizes: the
 # multiply-adds of every convolution that a `ComplexityLayer` feeds, at the
-# continuous sizes of that layer, plus the layers' own resize products.
+# continuous sizes followed from the layers (`_ContinuousSizes`), plus the
+# layers' own resize products.
 # `complexity(model, "flops")` and `full_complexity(model, "flops")` give it,
 # so `QuadraticTarget` and `HingeCap` budget it as they budget the others.
-
-FLOPS = "flops"
 
 # Convolution kernels, by attribute: multiply-adds per output position are
 # the sum of their sizes (a depthwise kernel `(k, k, C_in, m)` and a
@@ -169,26 +171,137 @@ def _history(tensor):
     return operation, operation._inbound_nodes[history.node_index]
 
 
-def _feeding_layer(tensor):
-    """The nearest `ComplexityLayer` upstream of `tensor` (breadth first over
-    every branch, not through a `DCTResize`, whose output size is fixed) and
-    the tensor it produced, or None if none feeds it."""
-    queue, seen = [tensor], set()
-    while queue:
-        current = queue.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        history = _history(current)
-        if history is None:
-            continue
-        operation, node = history
-        if isinstance(operation, ComplexityLayer):
-            return operation, current
-        if isinstance(operation, DCTResize):
-            continue  # A fixed target size: what follows no longer depends on q.
-        queue.extend(node.input_tensors)
-    return None
+def _static_lengths(tensor, data_format):
+    """The spatial sizes of a symbolic tensor as Python floats (a fixed
+    map), or a ValueError if one is unknown."""
+    sizes = _spatial_sizes(tensor.shape, data_format)
+    if any(size is None for size in sizes):
+        raise ValueError(
+            f"The \"flops\" complexity needs static spatial shapes; a tensor of "
+            f"shape {tensor.shape} has none."
+        )
+    return [float(size) for size in sizes]
+
+
+def _maximum(a, b):
+    if isinstance(a, float) and isinstance(b, float):
+        return max(a, b)
+    return ops.maximum(ops.cast(a, "float32"), ops.cast(b, "float32"))
+
+
+class _ContinuousSizes:
+    """The continuous spatial lengths of the tensors of a functional graph,
+    followed forward from its `ComplexityLayer`s (memoised per tensor).
+
+    `sizes(tensor)` is `(lengths, source)`: the tensor's lengths per
+    spatial axis (Python floats for a map whose size no learned rate moves,
+    float32 tensors otherwise) and the `ComplexityLayer` whose sizes they
+    follow (None for a fixed map). The rules:
+
+    * a graph input: its static sizes, fixed;
+    * a `ComplexityLayer`'s output: its continuous lengths q;
+    * a `DCTResize`'s output: its target size, fixed again;
+    * an `AlignToMaxShape` output: the per-axis maximum of its branches'
+      lengths (the size it resizes every branch to);
+    * any other operation (convolutions, padding, normalization, the
+      concatenations and additions of aligned branches, x2 upsampling...):
+      the per-axis maximum over its inputs of the output's rank (broadcast
+      operands of size 1 are skipped), each scaled by the ratio of the
+      output's size to that input's in the built graph (1 behind a "same"
+      convolution, 1/2 behind a stride 2, 2 behind an upsampling), so the
+      lengths follow q continuously; without such an input (a rank change,
+      a pooling to 1x1) the static sizes, fixed.
+
+    The source is that of the first input that has one. Ratios are kept in
+    Python floats and applied to q once, where branches meet or at the end,
+    so that a chain of ratios that cancels (padding, then a valid
+    convolution) leaves q exactly.
+    """
+
+    def __init__(self, layers, data_format, nominal=False):
+        self.data_format = data_format
+        self.roots = {}
+        for layer in layers:
+            lengths = continuous_lengths(layer, nominal)
+            self.roots[id(layer)] = (lengths, [1.0] * len(lengths), layer)
+        self.cache = {}
+
+    def __call__(self, tensor):
+        """(lengths, source) of a symbolic tensor of the graph."""
+        lengths, ratios, source = self._follow(tensor)
+        return [_scaled(length, ratio) for length, ratio in zip(lengths, ratios)], source
+
+    def _fixed(self, tensor):
+        lengths = _static_lengths(tensor, self.data_format)
+        return lengths, [1.0] * len(lengths), None
+
+    def _follow(self, tensor):
+        # Depth first with an explicit stack: a detector's graph is deeper
+        # than Python's recursion limit comfortably allows.
+        stack = [tensor]
+        while stack:
+            current = stack[-1]
+            if id(current) in self.cache:
+                stack.pop()
+                continue
+            history = _history(current)
+            if history is None or isinstance(history[0], DCTResize):
+                self.cache[id(current)] = self._fixed(current)
+            elif id(history[0]) in self.roots:
+                self.cache[id(current)] = self.roots[id(history[0])]
+            else:
+                operation, node = history
+                inputs = self._inputs_to_follow(operation, node, current)
+                pending = [t for t in inputs if id(t) not in self.cache]
+                if pending:
+                    stack.extend(pending)
+                    continue
+                self.cache[id(current)] = self._combine(current, inputs, operation)
+            stack.pop()
+        return self.cache[id(tensor)]
+
+    def _inputs_to_follow(self, operation, node, output):
+        if isinstance(operation, AlignToMaxShape):
+            return list(node.input_tensors)
+        out = _spatial_sizes(output.shape, self.data_format)
+        return [
+            tensor
+            for tensor in node.input_tensors
+            if len(tensor.shape) == len(output.shape)
+            and all(
+                size_in == size_out or size_in not in (None, 1)
+                for size_in, size_out in zip(
+                    _spatial_sizes(tensor.shape, self.data_format), out
+                )
+            )
+        ]
+
+    def _combine(self, output, inputs, operation):
+        if not inputs:
+            return self._fixed(output)
+        out = _static_lengths(output, self.data_format)
+        branches, source = [], None
+        for tensor in inputs:
+            lengths, ratios, tensor_source = self.cache[id(tensor)]
+            if not isinstance(operation, AlignToMaxShape):
+                fed = _static_lengths(tensor, self.data_format)
+                ratios = [r * (o / f) for r, o, f in zip(ratios, out, fed)]
+            branches.append((lengths, ratios))
+            if source is None:
+                source = tensor_source
+        if len(branches) == 1:
+            return branches[0][0], branches[0][1], source
+        lengths = [_scaled(length, ratio) for length, ratio in zip(*branches[0])]
+        for other in branches[1:]:
+            lengths = [
+                _maximum(a, _scaled(length, ratio))
+                for a, length, ratio in zip(lengths, *other)
+            ]
+        return lengths, [1.0] * len(lengths), source
+
+
+def _scaled(length, ratio):
+    return length if ratio == 1.0 else length * ratio
 
 
 def _spatial_sizes(shape, data_format):
@@ -253,25 +366,101 @@ def _convolutions(model_or_layers):
     ]
 
 
+def multiply_adds_per_position(conv):
+    """Multiply-adds of a convolution per output position: the sum of its
+    kernels' sizes (`k k C_in C_out` for a Conv2D; a separable
+    convolution's depthwise and pointwise kernels added)."""
+    return float(sum(
+        int(np.prod(getattr(conv, name).shape))
+        for name in _KERNEL_ATTRIBUTES
+        if getattr(conv, name, None) is not None
+    ))
+
+
+def _data_format(model, layers):
+    for layer in list(layers) + _convolutions(model):
+        if getattr(layer, "data_format", None):
+            return layer.data_format
+    return keras.config.image_data_format()
+
+
+def _convolution_terms(model, convolutions, nominal):
+    """(conv, its multiply-adds, the `ComplexityLayer` it follows or None)
+    for every call of the convolutions in the graph."""
+    sizes = _ContinuousSizes(complexity_layers(model), _data_format(model, convolutions), nominal)
+    for conv in convolutions:
+        per_position = multiply_adds_per_position(conv)
+        for node in conv._inbound_nodes:
+            lengths, source = sizes(node.outputs[0])
+            positions = 1.0
+            for length in lengths:
+                positions = positions * length
+            yield conv, positions * per_position, source
+
+
+def convolution_flops(model, convolutions=None, nominal=False):
+    """Multiply-adds per example of a model's convolutions at their
+    continuous sizes: `{conv name: value}`.
+
+    A convolution counts `positions x multiply_adds_per_position(conv)`,
+    its positions the product of its output's lengths as followed from the
+    `ComplexityLayer`s through the graph (`_ContinuousSizes`: q scaled by
+    the strides and upsamplings in between, the maximum where an
+    `AlignToMaxShape` brings branches to one size, fixed again behind a
+    `DCTResize`).
+
+    Args:
+        model: A functional Keras model.
+        convolutions: The convolution layers to count; None (default):
+            every convolution of `model` that a `ComplexityLayer` feeds.
+            Listed convolutions that none feeds count at their fixed sizes.
+        nominal: Every `ComplexityLayer` at its built input sizes (no
+            resizing).
+
+    Returns:
+        `{name: value}`: float32 scalar tensors, differentiable in the
+        learned rates, for the convolutions whose sizes they move; Python
+        floats for fixed ones.
+
+    Example:
+
+    >>> inputs = keras.Input((16, 16, 3))
+    >>> x = ResolutionLayer(0.5)(inputs)
+    >>> conv = keras.layers.Conv2D(4, 3, padding="same", name="conv")
+    >>> {k: float(v) for k, v in convolution_flops(keras.Model(inputs, conv(x))).items()}
+    {'conv': 6912.0}
+    """
+    listed = convolutions is not None
+    values = {}
+    for conv, value, source in _convolution_terms(
+        model, _convolutions(model) if convolutions is None else convolutions, nominal
+    ):
+        if source is not None or listed:
+            values[conv.name] = values.get(conv.name, 0.0) + value
+    return values
+
+
+def resize_flops(model, nominal=False):
+    """The `ComplexityLayer`s' own resize products per example (see
+    `_resize_products`): `{layer name: float32 scalar tensor}`."""
+    return {
+        layer.name: _resize_products(layer, continuous_lengths(layer, nominal), nominal)
+        for layer in complexity_layers(model)
+    }
+
+
 def layer_flops(model, nominal=False):
     """The "flops" complexity by `ComplexityLayer`: `{layer name: scalar}`.
 
-    Each layer's share is its own products (a Resolution layer's
-    per-axis matrix products, spectral pooling's three; see
-    `_resize_products`) plus the multiply-adds of every convolution it feeds: a
-    convolution whose input, followed upstream through any layers and
-    branches, reaches this layer first (before any other
-    `ComplexityLayer`, and not across a `DCTResize`, behind which sizes are
-    fixed again). A convolution counts `positions x kernel sizes`
-    multiply-adds per example, its positions being the layer's continuous
-    lengths `q` scaled by the ratio of the convolution's output size to the
-    layer's output size in the built graph (1 behind "same" convolutions,
-    1/2 behind a stride 2, ...), so they follow `q` continuously.
-    Convolutions that no `ComplexityLayer` feeds have a fixed cost and are
-    left out, as fixed layers are from the other definitions.
+    Each layer's share is its own products (`resize_flops`) plus the
+    multiply-adds of the convolutions whose sizes follow it
+    (`convolution_flops`; behind an alignment of branches from several
+    layers, the first branch's). Convolutions that no `ComplexityLayer`
+    feeds have a fixed cost and are left out, as fixed layers are from the
+    other definitions.
 
     Args:
-        model: A functional Keras model (or a list of models).
+        model: A functional Keras model.
         nominal: Lengths at the built input sizes (every scale 1, every
             stride 1), for `C_full`.
 
@@ -279,38 +468,30 @@ def layer_flops(model, nominal=False):
         `{name: float32 scalar tensor}`, differentiable in the learned
         rates (unless `nominal`).
     """
-    layers = complexity_layers(model)
-    lengths = {id(layer): continuous_lengths(layer, nominal) for layer in layers}
-    totals = {
-        id(layer): _resize_products(layer, lengths[id(layer)], nominal) for layer in layers
-    }
-    for conv in _convolutions(model):
-        per_position = sum(
-            int(np.prod(getattr(conv, name).shape))
-            for name in _KERNEL_ATTRIBUTES
-            if getattr(conv, name, None) is not None
-        )
-        for node in conv._inbound_nodes:
-            feeding = _feeding_layer(node.input_tensors[0])
-            if feeding is None or id(feeding[0]) not in totals:
-                continue
-            layer, produced = feeding
-            fed = _spatial_sizes(produced.shape, getattr(layer, "data_format", "channels_last"))
-            out = _spatial_sizes(node.outputs[0].shape, conv.data_format)
-            positions = ops.ones((), "float32")
-            for q, size_fed, size_out in zip(lengths[id(layer)], fed, out):
-                positions = positions * q * (size_out / size_fed)
-            totals[id(layer)] = totals[id(layer)] + positions * float(per_position)
-    return {layer.name: totals[id(layer)] for layer in layers}
+    totals = resize_flops(model, nominal)
+    for conv, value, source in _convolution_terms(model, _convolutions(model), nominal):
+        if source is not None:
+            totals[source.name] = totals[source.name] + value
+    return totals
 
 
-def flops(model, nominal=False):
-    """The "flops" complexity of `model`: the sum of `layer_flops`.
+def flops(model, convolutions=None, nominal=False):
+    """The "flops" complexity of `model`: multiply-adds per example.
 
-    Multiply-adds per example (one multiply and one add count once) of
-    every convolution that a `ComplexityLayer` feeds, at its continuous
-    sizes, plus the layers' own resize products; differentiable in the
-    scales. `complexity(model, "flops")` is this.
+    The `ComplexityLayer`s' own resize products (`resize_flops`) plus the
+    convolutions' multiply-adds at their continuous sizes
+    (`convolution_flops`: by default every convolution a `ComplexityLayer`
+    feeds); one multiply and one add count once. Differentiable in the
+    learned rates. `complexity(model, "flops")` is this.
+
+    Args:
+        model: A functional Keras model.
+        convolutions: The convolutions to count (e.g. a detector's PANet
+            convolutions); None: those a `ComplexityLayer` feeds.
+        nominal: Every `ComplexityLayer` at its built input sizes.
+
+    Returns:
+        A float32 scalar tensor.
 
     Example:
 
@@ -322,6 +503,8 @@ def flops(model, nominal=False):
     16128.0
     """
     total = ops.zeros((), "float32")
-    for value in layer_flops(model, nominal).values():
+    for value in resize_flops(model, nominal).values():
+        total = total + value
+    for value in convolution_flops(model, convolutions, nominal).values():
         total = total + value
     return total

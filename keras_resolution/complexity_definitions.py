@@ -33,13 +33,18 @@ def _area(lengths):
 COMPLEXITY_DEFINITIONS = {"linear": _linear, "area": _area}
 
 
-def check_definition(definition, argument="definition"):
-    """`definition` if it is registered, else a `ValueError` naming the
+# The definition of the whole model (see the module docstring).
+FLOPS = "flops"
+
+
+def check_definition(definition, argument="definition", allow_flops=False):
+    """`definition` if it is registered (or is `"flops"` and `allow_flops`,
+    for code that measures whole models), else a `ValueError` naming the
     `argument` it was passed as."""
-    if definition not in COMPLEXITY_DEFINITIONS:
+    known = (*COMPLEXITY_DEFINITIONS, FLOPS) if allow_flops else tuple(COMPLEXITY_DEFINITIONS)
+    if definition not in known:
         raise ValueError(
-            f"Unknown complexity `{argument}`: {definition!r}. Expected one of "
-            f"{tuple(COMPLEXITY_DEFINITIONS)}."
+            f"Unknown complexity `{argument}`: {definition!r}. Expected one of {known}."
         )
     return definition
 
