@@ -158,10 +158,9 @@ class SRFGANTrainer(keras.Model):
         if not weight >= 0 or weight == float("inf"):
             raise ValueError(f"`adversarial_weight` must be a finite number >= 0, got "
                              f"{adversarial_weight!r}.")
-        for generator, discriminator, feature in zip(
-                generators, discriminators, feature_extractor.outputs):
-            generator.build((None, None, None, feature.shape[-1]))
-            discriminator.build((None, None, None, feature.shape[-1]))
+        for layer, feature in zip(generators + discriminators, feature_extractor.outputs * 2):
+            if not layer.built:  # (a shared instance is built once)
+                layer.build((None, None, None, feature.shape[-1]))
         self.feature_extractor = feature_extractor
         self.generators = generators
         self.discriminators = discriminators
