@@ -257,7 +257,8 @@ def test_shared_generator_where_the_channels_agree():
     model = _panet(PANetHooks(upsample=hook), shapes)
     generators = [layer for layer in model.layers if isinstance(layer, SRFGenerator)]
     assert [layer.name for layer in generators] == ["pa_fpn_srf_generator"]
-    assert len(generators[0]._inbound_nodes) == 2  # both merges
+    assert list(hook.layers) == ["pa_fpn_p4p5_upsample", "pa_fpn_p3p4p5_upsample"]
+    assert all(layer is generators[0] for layer in hook.layers.values())  # both merges
     assert [tuple(o.shape[1:]) for o in model.outputs] == shapes
     # P5 and the P4 path of different channels (16 and 8; 256 and 128 with
     # the XS backbone): not one generator.
@@ -289,8 +290,9 @@ def test_fixed_upsamplers_double_the_size_without_weights(upsampler, layer_type,
 
 # ---------------------------------------------------------- the detector
 # A tiny YOLOv8 backbone keeps the detector tests cheap: P3, P4, P5 of 8, 16
-# and 32 channels at 8x8, 4x4 and 2x2. `srf_yolov8` itself (the XS
-# backbone, 256 and 128 channels) is built in the last test.
+# and 32 channels at 8x8, 4x4 and 2x2. `srf_yolov8` passes its arguments to
+# this class through `build_detector` (as `baseline_yolov8` does); its own
+# validation is tested below without building.
 TINY_CHANNELS = (8, 16, 32)
 
 
