@@ -37,7 +37,12 @@ after each bottom-up merge, which work on the aligned map; the top-down
 convolutions keep fixed sizes. The cap defaults to the baseline's PANet
 complexity (11,500 at 320 px, `fpn_depth=1`) and the training loss is
 KerasCV's YOLOv8 loss plus `hinge_weight * max(0, C_PAN - complexity_cap)`,
-so `hinge_weight` means what it means for `resolution_yolov8`.
+so `hinge_weight` means what it means for `resolution_yolov8`. With
+`"flops"` C_PAN is the PANet's multiply-adds per image
+(`detection.complexity.panet_layer_flops`: the convolutions at their
+continuous sizes, the two stride-1 convolutions in front of DiffStride at
+their full input size, plus DiffStride's spectral products), and the
+default cap the baseline's multiply-adds.
 
 The strides are marked as learned rates, so `ResolutionSGD` and
 `ResolutionAdam` apply their `scale_learning_rate_factor` to them as to the
@@ -48,10 +53,13 @@ import keras
 from keras import ops
 
 import keras_resolution
+from detection.complexity import panet_baseline_flops
+from detection.complexity import panet_layer_flops
 from detection.panet import PANetHooks
 from detection.resolution import dct_output
 from detection.resolution import validate_budget_args
 from detection.yolov8 import PANetYOLOV8Detector
+from keras_resolution.complexity_definitions import FLOPS
 from keras_resolution.complexity_definitions import measure
 from keras_resolution.layer import check_positive_finite
 
@@ -80,10 +88,11 @@ class DiffStrideYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
         backbone, num_classes, bounding_box_format, fpn_depth, label_encoder,
             prediction_decoder: as for `PANetYOLOV8Detector`.
         smoothness: Ramp length `R` of the DiffStride layers (official: 4).
-        complexity_definition: `"area"` (default) or `"linear"`.
-        complexity_cap: C_cap of the hinge; None: the baseline's PANet
-            complexity (not the model's own at initialisation, which is
-            larger).
+        complexity_definition: `"area"` (default), `"linear"` or `"flops"`
+            (multiply-adds per image).
+        complexity_cap: C_cap of the hinge, in the definition's units;
+            None: the baseline's PANet complexity (not the model's own at
+            initialisation, which is larger).
         hinge_weight: lambda_hinge >= 0.
         **kwargs: `keras.Model` arguments (e.g. `name`).
     """
@@ -193,6 +202,11 @@ class DiffStrideYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
         """The baseline's sizes: its stride-2 convs give the lateral's size."""
         return self._conv_lengths(self.lateral_sizes)
 
+    def panet_baseline_sizes(self):
+        """Per PANet convolution: the baseline's output `(height, width)`."""
+        return {f"{name}_conv": tuple(lengths)
+                for name, lengths in self._baseline_lengths().items()}
+
     def _learned_lengths(self):
         """The sizes the PANet now produces (integers)."""
         return self._conv_lengths(
@@ -201,8 +215,12 @@ class DiffStrideYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
     # ------------------------------------------------------------- complexity
     def panet_layer_complexities(self, definition=None):
         """Per PANet conv: its output complexity from the continuous sizes
-        (scalar float32 tensors, differentiable in the strides)."""
+        (scalar float32 tensors, differentiable in the strides); for
+        `"flops"` `panet_layer_flops` (the convolutions, then DiffStride's
+        own products)."""
         definition = definition or self.complexity_definition
+        if definition == FLOPS:
+            return panet_layer_flops(self)
         targets = {name: layer.target_lengths() for name, layer, _ in self.panet_blocks()}
         return {f"{name}_conv": ops.cast(measure(lengths, definition), "float32")
                 for name, lengths in self._conv_lengths(targets).items()}
@@ -211,22 +229,25 @@ class DiffStrideYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
         """C_PAN for the current strides (the mixin adds the hinge on it)."""
         total = ops.zeros((), "float32")
         for value in self.panet_layer_complexities().values():
-            total = total + value
+            total = total + ops.cast(value, "float32")
         return total
 
     def model_full_complexity(self):
-        """The baseline's C_PAN (stride-2 convolutions), a Python float."""
+        """The baseline's C_PAN (stride-2 convolutions), a Python float: in
+        cells, or its multiply-adds (`panet_baseline_flops`)."""
+        if self.complexity_definition == FLOPS:
+            return panet_baseline_flops(self)
         return float(sum(measure(lengths, self.complexity_definition)
                          for lengths in self._baseline_lengths().values()))
 
     def panet_layer_sizes(self):
         """Per PANet conv: baseline and learned output sizes, for plots;
         the DiffStride convs also give their input and strides."""
-        baseline, learned = self._baseline_lengths(), self._learned_lengths()
+        baseline, learned = self.panet_baseline_sizes(), self._learned_lengths()
         layers = {name: layer for name, layer, _ in self.panet_blocks()}
         entries = []
         for name in self.panet_convs:
-            entry = {"name": f"{name}_conv", "baseline": tuple(baseline[name]),
+            entry = {"name": f"{name}_conv", "baseline": baseline[f"{name}_conv"],
                      "learned": tuple(int(d) for d in learned[name])}
             if name in layers:
                 entry["input"] = tuple(int(d) for d in
@@ -272,9 +293,10 @@ def diffstride_yolov8(
             default 4). P3 (the image over 8) must exceed it: `image_size`
             at least 64 for R = 4.
         complexity_definition: `"area"` (sum of conv output H*W, the paper's
-            11,500 at 320) or `"linear"` (H + W).
-        complexity_cap: C_cap; None (default) is the baseline's PANet
-            complexity.
+            11,500 at 320), `"linear"` (H + W) or `"flops"` (the PANet's
+            multiply-adds per image).
+        complexity_cap: C_cap, in the definition's units; None (default) is
+            the baseline's PANet complexity.
         hinge_weight: lambda_hinge >= 0 of `max(0, C_PAN - C_cap)`.
 
     Returns:

@@ -28,9 +28,14 @@ their output area (`"area"`, the paper's number: 11,500 for the baseline at
 320x320, `fpn_depth=1`) or of height + width (`"linear"`). Here it is
 computed from the continuous target sizes q of the Resolution layers, divided
 by the stride of the convolution that follows, so it is differentiable in the
-scales and equals the baseline's at s = 1. The training loss is KerasCV's
-YOLOv8 loss plus `hinge_weight * max(0, C_PAN - complexity_cap)`, logged as
-`hinge_penalty` next to `box_loss` and `class_loss`.
+scales and equals the baseline's at s = 1. With `"flops"` it is the PANet's
+multiply-adds per image (`detection.complexity.panet_layer_flops`: every
+PANet convolution at its continuous size, plus the Resolution layers' own
+products); its default cap is the baseline's PANet multiply-adds, which the
+model exceeds at s = 1 by its resize products, so the hinge acts from the
+first step. The training loss is KerasCV's YOLOv8 loss plus
+`hinge_weight * max(0, C_PAN - complexity_cap)`, logged as `hinge_penalty`
+next to `box_loss` and `class_loss`.
 
 Sizes start on an integer boundary. At s = 1, d_out = ceil(d_in * s) = d_in
 exactly, and an update that moves s a hair above 1 adds a row or column; the
@@ -63,7 +68,10 @@ import keras
 from keras import ops
 
 import keras_resolution
+from keras_resolution.complexity_definitions import FLOPS
 from keras_resolution.complexity_definitions import check_definition
+from detection.complexity import panet_baseline_flops
+from detection.complexity import panet_layer_flops
 from detection.panet import PANetHooks
 from detection.yolov8 import PANetYOLOV8Detector
 
@@ -82,7 +90,7 @@ def _finite_number(name, value):
 def validate_budget_args(complexity_definition, complexity_cap, hinge_weight):
     """ValueError naming the argument for a bad budget setting (shared by
     every detector with a hinge on PANet complexity)."""
-    check_definition(complexity_definition, "complexity_definition")
+    check_definition(complexity_definition, "complexity_definition", allow_flops=True)
     if complexity_cap is not None and not _finite_number(
         "complexity_cap", complexity_cap
     ) > 0:
@@ -137,9 +145,11 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
         taper: Taper length of the Resolution layers.
         gradient: `"exact"` or `"literal"` (see `keras_resolution`).
         max_scale: Largest scale a Resolution layer may learn.
-        complexity_definition: `"area"` (default) or `"linear"`.
-        complexity_cap: C_cap of the hinge; None: the baseline's complexity
-            (the model's own at s = 1).
+        complexity_definition: `"area"` (default), `"linear"` or `"flops"`
+            (multiply-adds per image).
+        complexity_cap: C_cap of the hinge, in the definition's units;
+            None: the baseline's complexity (for cells the model's own at
+            s = 1; for FLOPs less than that, by the resize products).
         hinge_weight: lambda_hinge >= 0.
         scale_start: `"one"` (the paper: s = 1, every size on the ceil
             boundary) or `"mid-cell"` (s = (d_in - 0.5) / d_in: the same
@@ -228,10 +238,21 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
             return lengths[0] * lengths[1]
         return lengths[0] + lengths[1]
 
+    def panet_baseline_sizes(self):
+        """Per PANet convolution: the baseline's output `(height, width)`."""
+        return {
+            f"{name}_conv": tuple(-(-d // stride) for d in layer.nominal_input_sizes)
+            for name, layer, stride in self.panet_blocks()
+        }
+
     def panet_layer_complexities(self, definition=None):
         """Per PANet convolution: its output complexity from the continuous
-        sizes (scalar tensors, differentiable in the scales)."""
+        sizes (scalar tensors, differentiable in the scales); for `"flops"`
+        `panet_layer_flops` (the convolutions, then the Resolution layers'
+        own products)."""
         definition = definition or self.complexity_definition
+        if definition == FLOPS:
+            return panet_layer_flops(self)
         values = {}
         for name, layer, stride in self.panet_blocks():
             input_sizes = [ops.cast(layer.input_size[i], "float32") for i in range(2)]
@@ -247,7 +268,10 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
         return total
 
     def model_full_complexity(self):
-        """C_PAN with every scale at 1: the baseline's PANet complexity."""
+        """The baseline's PANet complexity: C_PAN with every scale at 1 (in
+        cells), or the baseline's multiply-adds (`panet_baseline_flops`)."""
+        if self.complexity_definition == FLOPS:
+            return panet_baseline_flops(self)
         total = 0.0
         for name, layer, stride in self.panet_blocks():
             sizes = [float(d) for d in layer.nominal_input_sizes]
@@ -258,12 +282,12 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
     def panet_layer_sizes(self):
         """Per PANet convolution: baseline and learned sizes, for plots."""
         entries = []
+        baseline = self.panet_baseline_sizes()
         for name, layer, stride in self.panet_blocks():
             learned = layer.output_sizes
-            baseline = tuple(layer.nominal_input_sizes)
             entries.append({
                 "name": f"{name}_conv",
-                "baseline": tuple(-(-d // stride) for d in baseline),
+                "baseline": baseline[f"{name}_conv"],
                 "learned": tuple(-(-d // stride) for d in learned),
                 "input": tuple(int(d) for d in ops.convert_to_numpy(layer.input_size)),
                 "scale": tuple(float(v) for v in ops.convert_to_numpy(layer.scale)),
@@ -343,9 +367,12 @@ def resolution_yolov8(
         gradient: `"exact"` (default) or `"literal"` (Algorithm 1 as printed).
         max_scale: Upper bound on each learned scale.
         complexity_definition: `"area"` (sum of conv output H*W, the paper's
-            11,500 at 320) or `"linear"` (H + W).
-        complexity_cap: C_cap; None (default) is the baseline's PANet
-            complexity, which the model has at initialisation (s = 1).
+            11,500 at 320), `"linear"` (H + W) or `"flops"` (the PANet's
+            multiply-adds per image, resize products included).
+        complexity_cap: C_cap, in the definition's units (e.g. `8e8` with
+            `"flops"`); None (default) is the baseline's PANet complexity,
+            which the model has at initialisation (s = 1) in cells and
+            exceeds by its resize products in FLOPs.
         hinge_weight: lambda_hinge >= 0 of `max(0, C_PAN - C_cap)`.
         scale_start: `"one"` (default, the paper's s = 1) or `"mid-cell"`
             (each scale half a cell below the ceil boundary, same sizes).

@@ -25,6 +25,8 @@ import math
 from training.common import validators
 
 MODELS = ("baseline", "resolution", "diffstride")
+# What a detection budget measures: cells (the paper's) or multiply-adds.
+COMPLEXITY_DEFINITIONS = ("area", "flops")
 # `detection.SCALE_STARTS`, without importing KerasCV to parse options.
 SCALE_STARTS = ("one", "mid-cell")
 
@@ -63,7 +65,14 @@ class DetectionConfig:
             downsampling learned by DiffStride, `detection.diffstride_yolov8`).
         hinge_weight: lambda of the hinge penalty max(0, C_PAN - cap)
             (Resolution and DiffStride PANets).
-        complexity_cap: PANet complexity cap (None: the baseline's).
+        complexity_cap: PANet complexity cap (None: the baseline's): a
+            number in the units of `complexity_definition`, or text with a
+            FLOPs unit (`"0.8GFLOPs"`, as `--complexity-cap` takes it),
+            which `resolve_config` turns into the number and
+            `complexity_definition="flops"`.
+        complexity_definition: What the cap and the hinge measure: `area`
+            (cells, the paper's) or `flops` (multiply-adds per image). Runs
+            recorded before the field existed used `area`, its default.
         epochs, image_size, batch_size: Training length, input side, batch.
         learning_rate, final_learning_rate: First and last piece of the
             piecewise schedule (the middle one is their geometric mean).
@@ -100,6 +109,7 @@ class DetectionConfig:
     model: str = "resolution"
     hinge_weight: float = 1e-3
     complexity_cap: float = None
+    complexity_definition: str = "area"
     epochs: int = None
     image_size: int = None
     batch_size: int = None
@@ -175,7 +185,16 @@ def resolve_config(config):
     if config.image_size < 32 or config.image_size % 32:
         raise ValueError(f"--image-size must be a multiple of 32, got {config.image_size}.")
     if config.complexity_cap is not None:
-        validators.check_positive("--complexity-cap", config.complexity_cap)
+        # Imported here: parsing options must not import Keras.
+        from keras_resolution.complexity_definitions import parse_complexity_cap
+
+        config.complexity_cap, definition = parse_complexity_cap(
+            config.complexity_cap, "--complexity-cap"
+        )
+        config.complexity_definition = definition or config.complexity_definition
+    validators.check_choice(
+        "complexity_definition", config.complexity_definition, COMPLEXITY_DEFINITIONS
+    )
     if config.freeze_backbone and config.weights in (None, RANDOM_WEIGHTS):
         raise ValueError(
             "--data "

@@ -99,6 +99,7 @@ class DetectionExperiment(Experiment):
             elif config.model == "diffstride":
                 model = detection.diffstride_yolov8(
                     **common,
+                    complexity_definition=config.complexity_definition,
                     complexity_cap=config.complexity_cap,
                     hinge_weight=config.hinge_weight,
                 )
@@ -108,6 +109,7 @@ class DetectionExperiment(Experiment):
                     transform=config.transform,
                     taper=config.taper,
                     scale_start=config.scale_start,
+                    complexity_definition=config.complexity_definition,
                     complexity_cap=config.complexity_cap,
                     hinge_weight=config.hinge_weight,
                 )
@@ -183,9 +185,10 @@ class DetectionExperiment(Experiment):
         from training.detection import plots
 
         plots.plot_losses(rows, run.plots_dir / "losses.png")
-        plots.plot_map_and_complexity(
-            rows, run.plots_dir / "map_and_complexity.png", getattr(model, "complexity_cap", None)
-        )
+        # The plot's complexity axis is in cells: a cap in FLOPs has no place on it.
+        cells_cap = (getattr(model, "complexity_cap", None)
+                     if getattr(model, "complexity_definition", "area") == "area" else None)
+        plots.plot_map_and_complexity(rows, run.plots_dir / "map_and_complexity.png", cells_cap)
         if hasattr(model, "panet_layer_sizes"):
             plots.plot_learned_sizes(model.panet_layer_sizes(), run.plots_dir / "learned_sizes.png")
 
@@ -201,7 +204,8 @@ class DetectionExperiment(Experiment):
         return results
 
     def results_of(self, model):
-        """mAP@0.5 overall, per class and per size band, PANet complexity."""
+        """mAP@0.5 overall, per class and per size band, PANet complexity
+        in cells and in multiply-adds per image."""
         return self._results_and_predictions(model)[0]
 
     def _results_and_predictions(self, model):
@@ -214,6 +218,7 @@ class DetectionExperiment(Experiment):
             "seed": self.config.seed,
             "map50": float(evaluation.mean_average_precision),
             "panet_complexity": float(detection.panet_complexity(model)),
+            "panet_flops": float(detection.panet_complexity(model, "flops")),
             "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
             "eval_images": len(self.data.evaluation),
         }
