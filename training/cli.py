@@ -10,6 +10,7 @@
     python -m training sweep table1 --data embedded --seeds 0 1 2 --diffstride-hinge-weights 1e-3
     python -m training sweep figure3 --seeds 0 1 2
     python -m training layout runs/table1/resolution_lambda0.001_seed0 --baseline runs/table1/baseline_seed0
+    python -m training export runs/detection --format onnx   # -> runs/detection/export-onnx
 
 Errors are one line on stderr and exit code 2 (`--debug` shows the
 traceback). A new run never writes into a directory that holds a run: by
@@ -157,6 +158,11 @@ CLASSIFICATION_MODELS = ("resolution", "diffstride", "spectral", "hybrid", "hybr
                          "msnet")
 
 
+# `keras_resolution.export.FORMATS`, repeated so that building the parser
+# does not import Keras (a test checks that they agree).
+EXPORT_FORMATS = ("saved_model", "tflite", "onnx")
+
+
 def _add_run_options(parser, default_names):
     parser.add_argument("--run-dir", help=f"where the run goes (default: the first free of "
                                           f"{default_names})")
@@ -250,6 +256,23 @@ def build_parser():
     layout.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="detection run directories")
     layout.add_argument("--baseline", required=True, metavar="RUN_DIR",
                         help="a baseline run at the same image size (the reference sizes)")
+    export = _parser(commands, "export",
+                     "freeze a run's model and write it as a SavedModel, TFLite or ONNX file, "
+                     "checked against Keras")
+    export.add_argument("run_dir", metavar="RUN_DIR", help="a run directory")
+    export.add_argument("--format", required=True, choices=EXPORT_FORMATS,
+                        help="SavedModel directory, TFLite file, or ONNX file (ONNX needs "
+                             "pip install 'keras-resolution[export]') (default: none, required)")
+    export.add_argument("--output", metavar="PATH",
+                        help="directory to write, which must not exist (default: "
+                             "RUN_DIR/export-FORMAT, or RUN_DIR/export-FORMAT-last)")
+    export.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                        help="best.keras (else last.keras) or last.keras")
+    export.add_argument("--check-images", type=int, default=8,
+                        help="evaluation images of the run's data the export is checked on")
+    export.add_argument("--tolerance", type=float, default=1e-4,
+                        help="largest difference to Keras allowed, relative to each output's "
+                             "largest absolute value")
     pretrain = _parser(commands, "pretrain-backbone",
                        "pretrain a detection backbone on generated crops, once, into the cache")
     _add_pretraining_options(pretrain)
@@ -383,6 +406,13 @@ def _layout(args, verbose):
     print(layout_report(args.run_dirs, args.baseline))
 
 
+def _export(args, verbose):
+    from training.common.export import export_run
+
+    return export_run(args.run_dir, args.format, output=args.output, checkpoint=args.checkpoint,
+                      check_images=args.check_images, tolerance=args.tolerance, verbose=verbose)
+
+
 def _pretrain_backbone(args, verbose):
     from training.detection.backbone_pretraining import BackbonePretrainingRecipe
     from training.detection.backbone_pretraining import ensure_pretrained_backbone
@@ -398,7 +428,7 @@ def _pretrain_backbone(args, verbose):
 
 
 COMMANDS = {"train": _train, "evaluate": _evaluate, "classify": _classify, "sweep": _sweep,
-            "layout": _layout, "pretrain-backbone": _pretrain_backbone}
+            "layout": _layout, "export": _export, "pretrain-backbone": _pretrain_backbone}
 
 
 def main(argv=None):
