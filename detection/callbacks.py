@@ -52,8 +52,9 @@ class PANetComplexityLogger(keras.callbacks.Callback):
         """The logs of the model's current state (see the class docstring)."""
         model = self.model  # Syncs the JAX state.
         logs, per_layer = {}, {}
+        cells = self.definition
         measures = (
-            (self.definition, f"panet_complexity_{self.definition}", f"complexity_{self.definition}"),
+            (cells, f"panet_complexity_{cells}", f"complexity_{cells}"),
             (FLOPS, "panet_flops", "flops"),
         )
         for definition, name, suffix in measures:

@@ -152,8 +152,10 @@ def test_hinge_is_zero_below_the_cap_and_linear_above(model):
     flops, penalty = (float(v) for v in model.complexity_penalty_loss())
     assert flops == S_1 > CAP
     assert penalty == pytest.approx(LAMBDA * (flops - CAP), rel=1e-6)
-    below = _with_scale(model, (0.5, 0.5), lambda: [float(v) for v in model.complexity_penalty_loss()])
-    assert below[0] < CAP and below[1] == 0.0
+    flops, penalty = _with_scale(
+        model, (0.5, 0.5), lambda: [float(v) for v in model.complexity_penalty_loss()]
+    )
+    assert flops < CAP and penalty == 0.0
 
 
 def test_logger_logs_cells_and_flops(model):

@@ -186,8 +186,8 @@ class DetectionExperiment(Experiment):
 
         plots.plot_losses(rows, run.plots_dir / "losses.png")
         # The plot's complexity axis is in cells: a cap in FLOPs has no place on it.
-        cells_cap = (getattr(model, "complexity_cap", None)
-                     if getattr(model, "complexity_definition", "area") == "area" else None)
+        in_cells = getattr(model, "complexity_definition", "area") == "area"
+        cells_cap = getattr(model, "complexity_cap", None) if in_cells else None
         plots.plot_map_and_complexity(rows, run.plots_dir / "map_and_complexity.png", cells_cap)
         if hasattr(model, "panet_layer_sizes"):
             plots.plot_learned_sizes(model.panet_layer_sizes(), run.plots_dir / "learned_sizes.png")
