@@ -198,6 +198,28 @@ def test_a_failed_check_leaves_no_output_and_no_staging(classifier_run, tmp_path
     assert os.listdir(tmp_path / "out") == []
 
 
+def test_without_the_run_data_the_check_uses_random_inputs_and_says_so(tmp_path):
+    from training.classification.config import resolve_config
+
+    config = resolve_config("cifar100", target_budget=0.5, data_dir=str(tmp_path / "no-tfds"))
+    run = RunDirectory(tmp_path / "run")
+    run.claim({"experiment": "classification", "config": dataclasses.asdict(config)})
+    atomic_save_model(_small_classifier(), run.last_checkpoint)
+    description = export_run(run.path, "saved_model", check_images=3, verbose=0)
+    check = description["check"]
+    assert check["inputs"].startswith(
+        "3 random inputs (seed 0; the run's data could not be read: CIFAR-100 is not prepared")
+    assert check["count"] == 3
+    assert description["class_names"] is None
+    inputs = np.random.default_rng(0).standard_normal((3, 32, 32, 3)).astype("float32")
+    folder = run_export.default_output(run.path, "saved_model")
+    exported = kr_export.exported_function(folder / "saved_model", "saved_model")(inputs)
+    expected = _trained_outputs(run.last_checkpoint, inputs)
+    _assert_close(exported, expected)
+    assert check["outputs"]["output_0"]["scale"] == pytest.approx(
+        float(np.max(expected["output_0"])), rel=1e-6)
+
+
 def test_the_check_catches_an_export_that_differs_from_keras(classifier_run, tmp_path):
     _, inputs, _ = classifier_run
     model = kr.freeze(_small_classifier())

@@ -157,6 +157,7 @@ def _load_model(experiment, path):
     import keras
 
     import keras_resolution.applications  # noqa: F401 (registers the layers)
+    import training.common.optimizers  # noqa: F401 (registers the schedules)
 
     return keras.saving.load_model(path)
 
