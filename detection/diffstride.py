@@ -321,21 +321,13 @@ def diffstride_yolov8(
     ```
     """
     from detection.yolov8 import build_detector
+    from detection.yolov8 import detector_arguments
 
     validate_budget_args(complexity_definition, complexity_cap, hinge_weight)
     check_positive_finite("smoothness", smoothness)
     return build_detector(
         DiffStrideYOLOV8Detector,
-        num_classes=num_classes,
-        bounding_box_format=bounding_box_format,
-        backbone=backbone,
-        image_size=image_size,
-        fpn_depth=fpn_depth,
-        freeze_backbone=freeze_backbone,
-        weights=weights,
-        confidence_threshold=confidence_threshold,
-        iou_threshold=iou_threshold,
-        max_detections=max_detections,
+        **detector_arguments(locals()),
         name=f"yolov8_{backbone}_diffstride",
         smoothness=smoothness,
         complexity_definition=complexity_definition,

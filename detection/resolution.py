@@ -402,22 +402,14 @@ def resolution_yolov8(
     ```
     """
     from detection.yolov8 import build_detector
+    from detection.yolov8 import detector_arguments
 
     # Before the backbone is built, so that bad settings fail at once.
     validate_budget_args(complexity_definition, complexity_cap, hinge_weight)
     _validate_scale_start(scale_start)
     return build_detector(
         ResolutionYOLOV8Detector,
-        num_classes=num_classes,
-        bounding_box_format=bounding_box_format,
-        backbone=backbone,
-        image_size=image_size,
-        fpn_depth=fpn_depth,
-        freeze_backbone=freeze_backbone,
-        weights=weights,
-        confidence_threshold=confidence_threshold,
-        iou_threshold=iou_threshold,
-        max_detections=max_detections,
+        **detector_arguments(locals()),
         name=f"yolov8_{backbone}_resolution",
         transform=transform,
         taper=taper,

@@ -263,20 +263,12 @@ def srf_yolov8(
     ```
     """
     from detection.yolov8 import build_detector
+    from detection.yolov8 import detector_arguments
 
     _validate_srf_args(upsampler, generator_variant, share_generator, generator_options)
     return build_detector(
         SRFYOLOV8Detector,
-        num_classes=num_classes,
-        bounding_box_format=bounding_box_format,
-        backbone=backbone,
-        image_size=image_size,
-        fpn_depth=fpn_depth,
-        freeze_backbone=freeze_backbone,
-        weights=weights,
-        confidence_threshold=confidence_threshold,
-        iou_threshold=iou_threshold,
-        max_detections=max_detections,
+        **detector_arguments(locals()),
         name=f"yolov8_{backbone}_{upsampler}",
         upsampler=upsampler,
         generator_variant=generator_variant,

@@ -349,18 +349,23 @@ def baseline_yolov8(
     """
     return build_detector(
         PANetYOLOV8Detector,
-        num_classes=num_classes,
-        bounding_box_format=bounding_box_format,
-        backbone=backbone,
-        image_size=image_size,
-        fpn_depth=fpn_depth,
-        freeze_backbone=freeze_backbone,
-        weights=weights,
-        confidence_threshold=confidence_threshold,
-        iou_threshold=iou_threshold,
-        max_detections=max_detections,
+        **detector_arguments(locals()),
         name=f"yolov8_{backbone}_baseline",
     )
+
+
+# The arguments every detector builder (`baseline_yolov8`,
+# `resolution_yolov8`, `diffstride_yolov8`, `srf_yolov8`) takes and passes on
+# to `build_detector` unchanged.
+DETECTOR_ARGUMENTS = (
+    "num_classes", "bounding_box_format", "backbone", "image_size", "fpn_depth",
+    "freeze_backbone", "weights", "confidence_threshold", "iou_threshold", "max_detections",
+)  # fmt: skip
+
+
+def detector_arguments(builder_locals):
+    """The `DETECTOR_ARGUMENTS` of a builder, from its `locals()`."""
+    return {name: builder_locals[name] for name in DETECTOR_ARGUMENTS}
 
 
 def build_detector(
