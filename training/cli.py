@@ -9,6 +9,7 @@
     python -m training sweep table1 --data embedded --seeds 0 1 2
     python -m training sweep table1 --data embedded --seeds 0 1 2 --diffstride-hinge-weights 1e-3
     python -m training sweep figure3 --seeds 0 1 2
+    python -m training sweep family --data embedded --caps 6000 7360 250MFLOPs --seeds 0
     python -m training layout runs/table1/resolution_lambda0.001_seed0 --baseline runs/table1/baseline_seed0
     python -m training export runs/detection --format onnx   # -> runs/detection/export-onnx
 
@@ -226,6 +227,21 @@ def build_parser():
     table1.add_argument("--report-only", action="store_true",
                         help="train and write nothing: print the table of the runs finished "
                              "so far")
+    family = _parser(sweeps, "family",
+                     "detection: the baseline and a Resolution YOLOv8 per cap, trained, frozen, "
+                     "exported (SavedModel, ONNX) and timed on this machine")
+    _add_detection_options(family)
+    family.add_argument("--caps", nargs="+", required=True,
+                        help="one Resolution model per cap, at least two: PANet cells (7360) "
+                             "or multiply-adds per image (250MFLOPs) (default: none, required)")
+    family.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed")
+    family.add_argument("--sweep-dir", default="runs/family",
+                        help="the same command again continues the sweep there")
+    family.add_argument("--latency-rounds", type=int, default=15,
+                        help="interleaved timing rounds per batch size (batch 1 and 16)")
+    family.add_argument("--report-only", action="store_true",
+                        help="train and write nothing: print the table of the runs finished "
+                             "so far")
     figure3 = _parser(sweeps, "figure3",
                       "classification: fixed, DCT and DFT models across budgets (and, with "
                       "--methods, DiffStride, spectral pooling, the hybrids and the "
@@ -392,6 +408,12 @@ def _sweep(args, verbose):
         return run_table1(_detection_config(args), args.seeds, args.hinge_weights,
                           args.sweep_dir, verbose=verbose, report_only=args.report_only,
                           diffstride_hinge_weights=args.diffstride_hinge_weights)
+    if args.sweep == "family":
+        from training.detection.family import run_family
+
+        return run_family(_detection_config(args), args.caps, args.seeds, args.sweep_dir,
+                          verbose=verbose, report_only=args.report_only,
+                          latency_rounds=args.latency_rounds)
     from training.classification.figure3 import run_figure3
 
     specs = [spec.strip() for spec in args.data.split(",") if spec.strip()]

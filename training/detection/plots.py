@@ -194,3 +194,43 @@ def _draw_box(axis, box, colour, text):
     axis.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False,
                                  edgecolor=colour, linewidth=1.2))
     axis.text(x1, y1 - 1, text, color=colour, fontsize=6, va="bottom")
+
+
+def plot_family(rows, path):
+    """A family of models from one sweep (`training.detection.family`):
+    mAP@0.5 against PANet FLOPs (left) and against the TensorFlow latency
+    per image at batch 1 (right, when measured), one marker per model at
+    its means, error bars spanning the 95% Student-t intervals over seeds
+    (none for a single run), and each panel's Pareto front (the rows'
+    `pareto_flops`, `pareto_latency`) as a dashed step line.
+
+    Args:
+        rows: `training.detection.family.summarise_family` rows.
+        path: PNG path.
+    """
+    latency = "latency_tf_b1"
+    panels = [("panet_flops", 1e-6, "PANet multiply-adds per image (M)", "pareto_flops")]
+    if all(f"{latency}_mean" in row for row in rows):
+        panels.append((latency, 1.0, "latency per image, batch 1, TF SavedModel (ms)",
+                       "pareto_latency"))
+    figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for axis, (key, scale, label, pareto) in zip(axes[0], panels):
+        for index, row in enumerate(rows):
+            axis.errorbar(scale * row[f"{key}_mean"], 100 * row["map50_mean"],
+                          xerr=_half_widths(row, key, scale),
+                          yerr=_half_widths(row, "map50", 100),
+                          fmt="o", markersize=8, capsize=3, color=colours[index % len(colours)],
+                          label=f"{row['model']} (n={row['runs']})")
+        front = sorted((row for row in rows if row[pareto]), key=lambda row: row[f"{key}_mean"])
+        axis.step([scale * row[f"{key}_mean"] for row in front],
+                  [100 * row["map50_mean"] for row in front], where="post",
+                  color="black", linestyle="--", linewidth=1, label="Pareto front")
+        axis.set_xlabel(label)
+        axis.set_ylabel("mAP@0.5 (%)")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8, title="error bars: 95% CI", title_fontsize=8)
+    axes[0][0].set_title("mAP@0.5 against PANet FLOPs")
+    if len(panels) > 1:
+        axes[0][1].set_title("mAP@0.5 against latency")
+    _save(figure, path)
