@@ -199,6 +199,36 @@ class SRFYOLOV8Detector(PANetYOLOV8Detector):
         SRF-GAN's extra cost over the nearest-neighbour baseline."""
         return sum(layer.count_params() for layer in self.srf_generators())
 
+    def generator_flops(self):
+        """Multiply-adds per image of the generators' convolutions (0 for a
+        fixed upsampler): the SRF-GAN's compute on top of the PANet's
+        (`panet_complexity(model, "flops")` counts the PANet's own convs).
+
+        A generator applied to an H x W map runs its head, body and up-conv
+        at H x W, its transposed conv with `k k C C` products per input
+        position, and its projection at 2H x 2W; each conv costs
+        `keras_resolution.complexity.multiply_adds_per_position` per
+        position. Batch normalization, activations and the bilinear skip
+        are not counted (fixed resizes are left out of every FLOPs count of
+        this repository). A shared generator counts once per merge.
+
+        Returns:
+            A Python float.
+        """
+        from keras_resolution.complexity import multiply_adds_per_position
+
+        total = 0.0
+        for generator in self.srf_generators():
+            body = [layer for block in generator.blocks for layer in block
+                    if isinstance(layer, keras.layers.Conv2D)]
+            at_input = [generator.head, *body, generator.body_conv, generator.deconv]
+            per_position = sum(map(multiply_adds_per_position, at_input))
+            projection = multiply_adds_per_position(generator.projection)
+            for node in generator._inbound_nodes:
+                height, width = node.input_tensors[0].shape[1:3]
+                total += height * width * (per_position + 4 * projection)
+        return float(total)
+
     def get_config(self):
         config = super().get_config()
         config.update({

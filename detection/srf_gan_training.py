@@ -161,6 +161,7 @@ class SRFGANTrainer(keras.Model):
         for layer, feature in zip(generators + discriminators, feature_extractor.outputs * 2):
             if not layer.built:  # (a shared instance is built once)
                 layer.build((None, None, None, feature.shape[-1]))
+        feature_extractor.trainable = False
         self.feature_extractor = feature_extractor
         self.generators = generators
         self.discriminators = discriminators
@@ -169,11 +170,69 @@ class SRFGANTrainer(keras.Model):
                          for name in ("d_loss", "g_loss", "l1", "adversarial")}
 
     def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
-        """Two optimizers, one per network; `kwargs` go to `keras.Model`
-        (e.g. `run_eagerly`)."""
-        super().compile(**kwargs)
-        self.generator_optimizer = keras.optimizers.get(generator_optimizer)
-        self.discriminator_optimizer = keras.optimizers.get(discriminator_optimizer)
+        """Two optimizers, one per network, built here on their networks'
+        weights; `kwargs` go to `keras.Model` (e.g. `run_eagerly`).
+
+        The generator's optimizer is also the model's `optimizer` (whose
+        learning rate and moving averages callers such as the run loop
+        read), so `fit` builds no third optimizer over both networks."""
+        generator_optimizer = keras.optimizers.get(generator_optimizer)
+        discriminator_optimizer = keras.optimizers.get(discriminator_optimizer)
+        if generator_optimizer is discriminator_optimizer:
+            raise ValueError("`discriminator_optimizer` must be another optimizer instance than "
+                             "`generator_optimizer` (each keeps its own network's state).")
+        super().compile(optimizer=generator_optimizer, **kwargs)
+        self.generator_optimizer = generator_optimizer
+        self.discriminator_optimizer = discriminator_optimizer
+        self._compile_kwargs = dict(kwargs)
+        generator_optimizer.build(self.generator_weights())
+        discriminator_optimizer.build(self.discriminator_weights())
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return {}
+        return {
+            "generator_optimizer": keras.saving.serialize_keras_object(self.generator_optimizer),
+            "discriminator_optimizer": keras.saving.serialize_keras_object(
+                self.discriminator_optimizer),
+            **self._compile_kwargs,
+        }
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        self.compile(
+            generator_optimizer=keras.saving.deserialize_keras_object(
+                config.pop("generator_optimizer")),
+            discriminator_optimizer=keras.saving.deserialize_keras_object(
+                config.pop("discriminator_optimizer")),
+            **config)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "feature_extractor": keras.saving.serialize_keras_object(self.feature_extractor),
+            "generators": [keras.saving.serialize_keras_object(g) for g in self.generators],
+            "discriminators": [keras.saving.serialize_keras_object(d)
+                               for d in self.discriminators],
+            "adversarial_weight": self.adversarial_weight,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        feature_extractor = keras.saving.deserialize_keras_object(
+            config.pop("feature_extractor"))
+        # One instance used by two levels is serialized twice: rebuild it once.
+        generators, by_name = [], {}
+        for serialized in config.pop("generators"):
+            name = serialized["config"]["name"]
+            if name not in by_name:
+                by_name[name] = keras.saving.deserialize_keras_object(serialized)
+            generators.append(by_name[name])
+        discriminators = [keras.saving.deserialize_keras_object(d)
+                          for d in config.pop("discriminators")]
+        return cls(feature_extractor, generators, discriminators, **config)
 
     @property
     def metrics(self):
@@ -219,6 +278,30 @@ class SRFGANTrainer(keras.Model):
     def call(self, images, training=False):
         _, inputs = self.features(images)
         return [g(x, training=training) for g, x in zip(self.generators, inputs)]
+
+    def reconstruction_l1(self, images):
+        """Eq. 2's L1 term, summed over levels, of the generators and of
+        their bilinear skip alone (the fixed x2 a generator must beat).
+
+        Args:
+            images: a batch `(batch, H, W, 3)`, H and W divisible by 64.
+
+        Returns:
+            `(generators' L1, bilinear L1)`, two float32 scalars.
+
+        Example:
+
+        ```python
+        learned, bilinear = trainer.reconstruction_l1(images)
+        # after stage 1 on this data, learned < bilinear
+        ```
+        """
+        targets, inputs = self.features(images)
+        learned = sum(ops.mean(ops.abs(t - g(x, training=False)))
+                      for g, t, x in zip(self.generators, targets, inputs))
+        bilinear = sum(ops.mean(ops.abs(t - g.skip(x)))
+                       for g, t, x in zip(self.generators, targets, inputs))
+        return learned, bilinear
 
     def discriminator_loss(self, targets, fakes, training=False):
         """Eq. 1 as a loss: sum over levels of BCE(D(real), 1) + BCE(D(fake), 0)."""

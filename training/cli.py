@@ -8,6 +8,10 @@
     python -m training classify --model njet-resnet18-safe --target-budget 0.5
     python -m training sweep table1 --data embedded --seeds 0 1 2
     python -m training sweep table1 --data embedded --seeds 0 1 2 --diffstride-hinge-weights 1e-3
+    python -m training sweep table1 --data embedded --seeds 0 1 2 --upsamplers bilinear dct srf
+    python -m training train --model upsampler --upsampler bilinear
+    python -m training train --model srf --srf-stage 1 --srf-target runs/detection
+    python -m training train --model srf --srf-stage 3 --srf-generators runs/detection2
     python -m training sweep figure3 --seeds 0 1 2
     python -m training sweep family --data embedded --caps 6000 7360 250MFLOPs --seeds 0
     python -m training layout runs/table1/resolution_lambda0.001_seed0 --baseline runs/table1/baseline_seed0
@@ -52,8 +56,11 @@ def _parser(subparsers, name, help_text):
 
 
 def _add_detection_options(parser):
+    from training.detection.config import FIXED_UPSAMPLERS
+    from training.detection.config import GENERATOR_VARIANTS
     from training.detection.config import MODELS
     from training.detection.config import SCALE_STARTS
+    from training.detection.config import SRF_STAGES
     from training.detection.config import DetectionConfig
 
     defaults = DetectionConfig()
@@ -67,8 +74,28 @@ def _add_detection_options(parser):
     add("--eval-split", help="split file name under ImageSets/Main")
     add("--strict", action="store_true", help="stop at the first data problem")
     add("--model", default=defaults.model, choices=MODELS,
-        help="YOLOv8 with a Resolution PANet, KerasCV's, or with a PANet whose bottom-up "
-             "downsampling is learned by DiffStride")
+        help="YOLOv8 with a Resolution PANet, KerasCV's, with a PANet whose bottom-up "
+             "downsampling is learned by DiffStride, whose top-down x2 is a fixed "
+             "--upsampler, or SRF-GAN's learned x2 (--srf-stage)")
+    add("--upsampler", choices=FIXED_UPSAMPLERS,
+        help="--model upsampler: the PANet's top-down x2 (nearest is the baseline's graph) "
+             "(default: none)")
+    add("--srf-stage", type=int, choices=SRF_STAGES,
+        help="--model srf: 1 trains the generators on a baseline run's PANet maps "
+             "(--srf-target), 3 fine-tunes that baseline with them on the detection loss "
+             "(--srf-generators) (default: none)")
+    add("--srf-target", metavar="RUN_DIR",
+        help="SRF-GAN stage 1: a finished baseline run, the frozen target (default: none)")
+    add("--srf-generators", metavar="RUN_DIR",
+        help="SRF-GAN stage 3: a finished stage-1 run (default: none)")
+    add("--generator-variant", default=defaults.generator_variant, choices=GENERATOR_VARIANTS,
+        help="SRF-GAN generator: the paper's or the released code's (rrdb)")
+    add("--generator-blocks", type=int,
+        help="SRF-GAN generator blocks (default: the variant's, 5 or 3)")
+    add("--discriminator-width-multiplier", type=float,
+        help="SRF-GAN stage 1: discriminator widths over the paper's 512/1024/1024")
+    add("--adversarial-weight", type=float, default=defaults.adversarial_weight,
+        help="SRF-GAN stage 1: lambda of the adversarial term")
     add("--hinge-weight", type=float, default=defaults.hinge_weight,
         help="lambda of the hinge penalty max(0, C_PAN - cap) (resolution, diffstride)")
     add("--complexity-cap",
@@ -222,6 +249,12 @@ def build_parser():
     table1.add_argument("--diffstride-hinge-weights", type=float, nargs="*", default=[],
                         help="lambda of each DiffStride PANet row; adding them to a sweep "
                              "directory reuses its finished runs (default: none)")
+    table1.add_argument("--upsamplers", nargs="*", default=[],
+                        choices=("bilinear", "dct", "srf"),
+                        help="rows of the PANet's top-down x2: fixed bilinear or DCT, or "
+                             "SRF-GAN (stage 1 on each seed's baseline run, then stage 3); "
+                             "adding them to a sweep directory reuses its finished runs "
+                             "(default: none)")
     table1.add_argument("--sweep-dir", default="runs/table1",
                         help="the same command again continues the sweep there")
     table1.add_argument("--report-only", action="store_true",
@@ -407,7 +440,8 @@ def _sweep(args, verbose):
 
         return run_table1(_detection_config(args), args.seeds, args.hinge_weights,
                           args.sweep_dir, verbose=verbose, report_only=args.report_only,
-                          diffstride_hinge_weights=args.diffstride_hinge_weights)
+                          diffstride_hinge_weights=args.diffstride_hinge_weights,
+                          upsamplers=args.upsamplers)
     if args.sweep == "family":
         from training.detection.family import run_family
 

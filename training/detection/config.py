@@ -21,10 +21,18 @@ continues with exactly the same settings.
 
 import dataclasses
 import math
+import os
 
 from training.common import validators
 
-MODELS = ("baseline", "resolution", "diffstride")
+MODELS = ("baseline", "resolution", "diffstride", "upsampler", "srf")
+# `--model upsampler`: the PANet's top-down x2 is a fixed op
+# (`detection.srf_yolov8(upsampler=...)`; nearest is the baseline's graph).
+FIXED_UPSAMPLERS = ("nearest", "bilinear", "dct")
+# `--model srf`: SRF-GAN's stages run here (stage 2 of the paper is not ported).
+SRF_STAGES = (1, 3)
+# `detection.srf_generator.VARIANTS`, without importing Keras.
+GENERATOR_VARIANTS = ("paper", "rrdb")
 # What a detection budget measures: cells (the paper's) or multiply-adds.
 COMPLEXITY_DEFINITIONS = ("area", "flops")
 # `detection.SCALE_STARTS`, without importing KerasCV to parse options.
@@ -34,6 +42,8 @@ SCALE_STARTS = ("one", "mid-cell")
 RANDOM_WEIGHTS = "random"
 EMBEDDED_PRETRAINED = "embedded-pretrained"  # the cached backbone of
 # `BackbonePretrainingRecipe()`, pretrained on first use
+
+STAGE1_EMBEDDED_EPOCHS = 8
 
 RECIPES = {
     "embedded": dict(
@@ -50,6 +60,23 @@ RECIPES = {
     ),
 }  # fmt: skip
 
+# SRF-GAN stage 1 (`--model srf --srf-stage 1`) trains generators and
+# discriminators on feature maps, not a detector: these replace the data's
+# recipe there (docs/comparators-srfgan.md, "In the harness", says how the
+# embedded epochs were chosen). VOC follows the paper: SGD, lr 1e-3, the
+# discriminator at its full widths.
+SRF_STAGE1_RECIPES = {
+    "embedded": dict(
+        epochs=STAGE1_EMBEDDED_EPOCHS, learning_rate=1e-3, final_learning_rate=1e-5,
+        optimizer="adam", warmup_epochs=0.0, ema_momentum=0.0, eval_every=1,
+        discriminator_width_multiplier=0.125,
+    ),
+    "voc": dict(
+        epochs=20, learning_rate=1e-3, final_learning_rate=1e-5, optimizer="sgd",
+        warmup_epochs=0.0, ema_momentum=0.0, eval_every=2, discriminator_width_multiplier=1.0,
+    ),
+}  # fmt: skip
+
 # Fields added after runs were recorded, with the values those runs used, so
 # that an older run directory resumes as it started.
 _FIELDS_OF_OLDER_RUNS = {"warmup_epochs": 0.0, "ema_momentum": 0.0}
@@ -61,8 +88,11 @@ class DetectionConfig:
 
     Attributes:
         data: `embedded`, `voc2007` or a VOCdevkit directory.
-        model: `resolution`, `baseline` or `diffstride` (the bottom-up
-            downsampling learned by DiffStride, `detection.diffstride_yolov8`).
+        model: `resolution`, `baseline`, `diffstride` (the bottom-up
+            downsampling learned by DiffStride, `detection.diffstride_yolov8`),
+            `upsampler` (the PANet's top-down x2 a fixed `upsampler`) or
+            `srf` (SRF-GAN, `detection.srf_yolov8`: stage 1 trains its
+            generators, stage 3 the detector with them).
         hinge_weight: lambda of the hinge penalty max(0, C_PAN - cap)
             (Resolution and DiffStride PANets).
         complexity_cap: PANet complexity cap (None: the baseline's): a
@@ -103,6 +133,21 @@ class DetectionConfig:
         train_split, eval_split: Split names (None: the data's).
         strict: Stop at the first data problem instead of skipping.
         max_train_images, max_eval_images: Use only the first N images.
+        upsampler: `--model upsampler`: `nearest`, `bilinear` or `dct`.
+        srf_stage: `--model srf`: 1 (generators against discriminators on a
+            trained baseline's top-down maps, `detection.srf_gan_trainer`)
+            or 3 (the detector with the stage-1 generators in its PANet,
+            fine-tuned on the detection loss).
+        srf_target: Stage 1: a finished baseline run directory, whose
+            best.keras is the frozen target detector.
+        srf_generators: Stage 3: a finished stage-1 run directory (its
+            best.keras gives the generators, its target the detector).
+        generator_variant: `paper` (default) or `rrdb` (the released code's).
+        generator_blocks: The generator's blocks (None: the variant's, 5
+            residual or 3 dense blocks).
+        discriminator_width_multiplier: Stage 1: widths of the feature
+            patch discriminators over the paper's (512, 1024, 1024).
+        adversarial_weight: Stage 1: lambda of the adversarial term (0.001).
     """
 
     data: str = "embedded"
@@ -138,6 +183,19 @@ class DetectionConfig:
     strict: bool = False
     max_train_images: int = None
     max_eval_images: int = None
+    upsampler: str = None
+    srf_stage: int = None
+    srf_target: str = None
+    srf_generators: str = None
+    generator_variant: str = "paper"
+    generator_blocks: int = None
+    discriminator_width_multiplier: float = None
+    adversarial_weight: float = 1e-3
+
+
+def is_srf_stage1(config):
+    """Whether `config` is an SRF-GAN stage-1 run (no detector trained)."""
+    return config.model == "srf" and config.srf_stage == 1
 
 
 def recipe_name(data):
@@ -164,10 +222,19 @@ def resolve_config(config):
         ValueError: naming the option, for a value out of range.
     """
     config = dataclasses.replace(config)
-    for key, value in RECIPES[recipe_name(config.data)].items():
-        if getattr(config, key) is None:
-            setattr(config, key, value)
     validators.check_choice("--model", config.model, MODELS)
+    _check_upsampler_options(config)
+    recipes = [RECIPES[recipe_name(config.data)]]
+    if is_srf_stage1(config):
+        recipes.insert(0, SRF_STAGE1_RECIPES[recipe_name(config.data)])
+    for recipe in recipes:
+        for key, value in recipe.items():
+            if getattr(config, key) is None:
+                setattr(config, key, value)
+    for flag in ("--srf-target", "--srf-generators"):
+        path = getattr(config, validators.field_name(flag))
+        if path is not None:  # config.json then names it from any directory
+            setattr(config, validators.field_name(flag), os.path.abspath(path))
     validators.check_choice("--optimizer", config.optimizer, ("sgd", "adam"))
     validators.check_choice("--transform", config.transform, ("dct", "dft"))
     validators.check_choice("--scale-start", config.scale_start, SCALE_STARTS)
@@ -203,6 +270,43 @@ def resolve_config(config):
             "--train-backbone."
         )
     return config
+
+
+def _check_upsampler_options(config):
+    """The options of `--model upsampler` and `--model srf`, each only with
+    its model (ValueError naming the option)."""
+    given = {flag for flag in ("--upsampler", "--srf-stage", "--srf-target", "--srf-generators",
+                               "--generator-blocks", "--discriminator-width-multiplier")
+             if getattr(config, validators.field_name(flag)) is not None}
+    allowed = {"upsampler": {"--upsampler"},
+               "srf": {"--srf-stage", "--srf-target", "--srf-generators", "--generator-blocks",
+                       "--discriminator-width-multiplier"}}.get(config.model, set())
+    if given - allowed:
+        raise ValueError(f"{sorted(given - allowed)[0]} does not apply to --model "
+                         f"{config.model}.")
+    validators.check_choice("--generator-variant", config.generator_variant, GENERATOR_VARIANTS)
+    validators.check_non_negative("--adversarial-weight", config.adversarial_weight)
+    if config.generator_blocks is not None:
+        validators.check_positive_int("--generator-blocks", config.generator_blocks)
+    if config.discriminator_width_multiplier is not None:
+        validators.check_positive("--discriminator-width-multiplier",
+                                  config.discriminator_width_multiplier)
+    if config.model == "upsampler":
+        if config.upsampler is None:
+            raise ValueError(f"--model upsampler needs --upsampler, one of {FIXED_UPSAMPLERS}.")
+        validators.check_choice("--upsampler", config.upsampler, FIXED_UPSAMPLERS)
+    if config.model == "srf":
+        if config.srf_stage is None:
+            raise ValueError(f"--model srf needs --srf-stage, one of {SRF_STAGES}.")
+        validators.check_choice("--srf-stage", config.srf_stage, SRF_STAGES)
+        needed, other = (("--srf-target", "--srf-generators") if config.srf_stage == 1
+                         else ("--srf-generators", "--srf-target"))
+        if getattr(config, validators.field_name(needed)) is None:
+            raise ValueError(f"--srf-stage {config.srf_stage} needs {needed} RUN_DIR.")
+        if getattr(config, validators.field_name(other)) is not None:
+            raise ValueError(f"{other} does not apply to --srf-stage {config.srf_stage}.")
+        if config.srf_stage == 3 and config.discriminator_width_multiplier is not None:
+            raise ValueError("--discriminator-width-multiplier applies to --srf-stage 1.")
 
 
 def learning_rate_values(config):

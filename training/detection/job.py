@@ -1,5 +1,7 @@
-"""The detection experiment: YOLOv8 (baseline, Resolution or DiffStride PANet)
-on VOC or the embedded data, trained by the one run loop and evaluated by mAP@0.5.
+"""The detection experiment: YOLOv8 (baseline, Resolution or DiffStride
+PANet, a fixed top-down upsampler, or SRF-GAN's stage 3) on VOC or the
+embedded data, trained by the one run loop and evaluated by mAP@0.5
+(SRF-GAN's stage 1 is `training.detection.srf_stages`).
 
 `train_detection(config, run_dir)` runs it; `evaluate_run(run_dir)`
 evaluates a run's checkpoint again in a fresh process. What the run loop
@@ -29,6 +31,7 @@ from training.detection.config import EMBEDDED_PRETRAINED
 from training.detection.config import RANDOM_WEIGHTS
 from training.detection.config import DetectionConfig
 from training.detection.config import config_of_run
+from training.detection.config import is_srf_stage1
 from training.detection.config import learning_rate_values
 from training.detection.config import resolve_config
 from training.detection.data.pipeline import make_detection_dataset
@@ -66,18 +69,25 @@ class DetectionExperiment(Experiment):
         )
         self.eval_every = self.config.eval_every
         self.steps_per_epoch = steps_per_epoch(len(self.data.train), self.config.batch_size)
+        if self.config.model == "srf" and self.config.srf_stage == 3:
+            from training.detection.srf_stages import stage3_sources
+
+            stage3_sources(self.config)  # before the run claims its directory
 
     def describe(self):
         config = self.config
+        model = {"upsampler": f"{config.upsampler}-upsampling",
+                 "srf": "SRF-GAN stage-3"}.get(config.model, config.model)
         return (
-            f"{config.model} YOLOv8 ({config.backbone}, {config.image_size} px, seed "
+            f"{model} YOLOv8 ({config.backbone}, {config.image_size} px, seed "
             f"{config.seed}) on {self.data.description}: {config.epochs} epochs of "
             f"{self.steps_per_epoch} steps"
         )
 
     def build_model(self):
-        """The baseline, Resolution or DiffStride YOLOv8, compiled with the
-        run's optimizer."""
+        """The baseline, Resolution, DiffStride, fixed-upsampler or SRF-GAN
+        (stage 3: the stage-1 target's weights and generators) YOLOv8,
+        compiled with the run's optimizer."""
         import detection
 
         config = self.config
@@ -96,6 +106,16 @@ class DetectionExperiment(Experiment):
                 warnings.simplefilter("error", detection.PretrainedWeightsUnavailableWarning)
             if config.model == "baseline":
                 model = detection.baseline_yolov8(**common)
+            elif config.model == "upsampler":
+                model = detection.srf_yolov8(**common, upsampler=config.upsampler)
+            elif config.model == "srf":  # stage 3 (stage 1 is `SRFStage1Experiment`)
+                from training.detection.srf_stages import generator_options
+                from training.detection.srf_stages import srf_stage3_weights
+
+                model = detection.srf_yolov8(
+                    **common, upsampler="srf", generator_variant=config.generator_variant,
+                    generator_options=generator_options(config))
+                srf_stage3_weights(model, config)
             elif config.model == "diffstride":
                 model = detection.diffstride_yolov8(
                     **common,
@@ -222,6 +242,10 @@ class DetectionExperiment(Experiment):
             "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
             "eval_images": len(self.data.evaluation),
         }
+        if isinstance(model, detection.SRFYOLOV8Detector):  # the upsampler's own cost
+            results.update(upsampler=model.upsampler,
+                           generator_params=int(model.generator_parameters()),
+                           generator_flops=model.generator_flops())
         for name, band in bands.items():
             results[f"ap50_{name}"] = float(band.mean_average_precision)
         results["ap50_per_class"] = dict(
@@ -273,9 +297,11 @@ def train_detection(config, run_dir, resume=False, verbose=1):
     >>> results = train_detection(DetectionConfig(epochs=1), "runs/try")
     >>> results["map50"]
     """
+    from training.detection.srf_stages import experiment_for
+
     if resume:
         config = config_of_run(read_run_config(run_dir, "detection"))
-    return run_experiment(DetectionExperiment(config, verbose), run_dir, resume, verbose)
+    return run_experiment(experiment_for(config, verbose), run_dir, resume, verbose)
 
 
 def evaluate_run(run_dir, checkpoint="best", data=None, verbose=1):
@@ -288,6 +314,9 @@ def evaluate_run(run_dir, checkpoint="best", data=None, verbose=1):
     """
     run = RunDirectory(run_dir)
     config = config_of_run(read_run_config(run_dir, "detection"))
+    if is_srf_stage1(config):
+        raise ValueError(f"{run_dir} is an SRF-GAN stage-1 run: it trains generators, not a "
+                         "detector (its L1s are in results.csv); evaluate its stage-3 run.")
     if data is not None:
         config = dataclasses.replace(config, data=data)
     experiment = DetectionExperiment(config, verbose, include_train=False)

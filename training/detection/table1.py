@@ -1,7 +1,8 @@
 """The paper's Table 1 sweep: baseline and resolution models under a PANet
 complexity cap with several hinge weights, and optionally DiffStride PANets
-(the paper's "unable to upsample" row) under the same cap, over seeds, as one
-table.
+(the paper's "unable to upsample" row) under the same cap, and optionally the
+PANet's top-down x2 as a fixed bilinear or DCT upsampling or SRF-GAN's learned
+generator (issue 13), over seeds, as one table.
 
 Every (model, seed) is a detection run of its own, `SWEEP_DIR/<model>_seed<N>/`.
 The table reports, per model, the mean, sample std and 95% Student-t
@@ -10,9 +11,12 @@ Resolution or DiffStride model the paired difference of mAP@0.5 from the
 baseline over the seeds both ran, with its 95% interval
 (`training.common.statistics`).
 
-DiffStride rows can be added to a sweep directory later: the same command
-with `diffstride_hinge_weights` continues it, reusing every finished run, and
-its sweep.json then records them (`upgrade_settings`). The directory:
+DiffStride and upsampler rows can be added to a sweep directory later: the
+same command with `diffstride_hinge_weights` or `upsamplers` continues it,
+reusing every finished run, and its sweep.json then records them
+(`upgrade_settings`). SRF-GAN's stage 1 of a seed is a run of the sweep,
+`srf_stage1_seed<N>/`, on that seed's baseline run; its stage 3 is the
+`srf` row. The directory:
 
     SWEEP_DIR/
         sweep.json      the sweep's settings
@@ -43,9 +47,31 @@ from training.detection.config import DetectionConfig
 from training.detection.config import config_of_run
 
 
-def table1_runs(base_config, seeds, hinge_weights, diffstride_hinge_weights=()):
+# Rows of the top-down upsamplers (`--upsamplers`): the label of each. The
+# nearest x2 is the baseline's own graph, so it is the baseline row.
+UPSAMPLER_LABELS = {"bilinear": "bilinear", "dct": "dct upsample", "srf": "srf"}
+# SRF-GAN's stage 1 trains generators, not a detector: a run of the sweep
+# (on the same seed's baseline), not a row of the table.
+SRF_STAGE1 = "srf stage 1"
+
+
+def table1_runs(base_config, seeds, hinge_weights, diffstride_hinge_weights=(), upsamplers=(),
+                sweep_dir=None):
     """(label, config) of every run of the sweep: per seed the baseline, the
-    Resolution models, then the DiffStride models."""
+    Resolution models, the DiffStride models, then the upsamplers (SRF-GAN:
+    its stage 1 on the seed's baseline run, then its stage 3).
+
+    Args:
+        sweep_dir: The sweep directory, where SRF-GAN's stages find the
+            runs they start from (needed with `"srf"` in `upsamplers`).
+
+    Raises:
+        ValueError: naming `--upsamplers` for an unknown upsampler.
+    """
+    for upsampler in upsamplers:
+        if upsampler not in UPSAMPLER_LABELS:
+            raise ValueError(f"--upsamplers must be among {', '.join(UPSAMPLER_LABELS)}, got "
+                             f"{upsampler!r}.")
     runs = []
     for seed in seeds:
         runs.append(("baseline", dataclasses.replace(base_config, model="baseline", seed=seed)))
@@ -54,19 +80,44 @@ def table1_runs(base_config, seeds, hinge_weights, diffstride_hinge_weights=()):
             for weight in weights:
                 runs.append((f"{model} lambda={weight:g}", dataclasses.replace(
                     base_config, model=model, hinge_weight=weight, seed=seed)))
+        for upsampler in upsamplers:
+            label = UPSAMPLER_LABELS[upsampler]
+            if upsampler != "srf":
+                runs.append((label, dataclasses.replace(
+                    base_config, model="upsampler", upsampler=upsampler, seed=seed)))
+                continue
+            directory = pathlib.Path(sweep_dir)
+            runs.append((SRF_STAGE1, dataclasses.replace(
+                base_config, model="srf", srf_stage=1, seed=seed,
+                srf_target=str(directory / run_name("baseline", seed)))))
+            runs.append((label, dataclasses.replace(
+                base_config, model="srf", srf_stage=3, seed=seed,
+                srf_generators=str(directory / run_name(SRF_STAGE1, seed)))))
     return runs
 
 
+def is_table_row(label):
+    """Whether the runs of `label` are a row of the table (not SRF-GAN's stage 1)."""
+    return label != SRF_STAGE1
+
+
 DIFFSTRIDE_ROWS = "diffstride_hinge_weights"  # the sweep.json key of the DiffStride rows
+UPSAMPLER_ROWS = "upsamplers"  # the sweep.json key of the upsampler rows
+# Rows a sweep directory can gain later: its finished runs stay its runs.
+EXTENSION_ROWS = (DIFFSTRIDE_ROWS, UPSAMPLER_ROWS)
 
 
-def table1_settings(base_config, seeds, hinge_weights, diffstride_hinge_weights=()):
-    """The sweep.json of a sweep; without DiffStride rows exactly as before
-    they existed, so that the same command continues an older sweep."""
+def table1_settings(base_config, seeds, hinge_weights, diffstride_hinge_weights=(),
+                    upsamplers=()):
+    """The sweep.json of a sweep; without DiffStride or upsampler rows
+    exactly as before they existed, so that the same command continues an
+    older sweep."""
     settings = {"sweep": "table1", "config": dataclasses.asdict(base_config),
                 "seeds": list(seeds), "hinge_weights": list(hinge_weights)}
     if diffstride_hinge_weights:
         settings[DIFFSTRIDE_ROWS] = list(diffstride_hinge_weights)
+    if upsamplers:
+        settings[UPSAMPLER_ROWS] = list(upsamplers)
     return json.loads(json.dumps(settings, default=str))
 
 
@@ -115,8 +166,11 @@ def summarise(results_by_label, baseline=BASELINE):
         (n-1; 0 for one run) and 95% Student-t interval of mAP@0.5
         (`map50_mean`, `map50_std`, `map50_ci_low`, `map50_ci_high`; the
         interval is None for one run) and of PANet complexity
-        (`panet_complexity_*`); `trainable_params`; the mean AP of each
-        size band where every run has it (`ap50_small_mean`, ...). Rows of
+        (`panet_complexity_*`); `trainable_params`; where every run has
+        `panet_flops`, the mean multiply-adds per image of the PANet and
+        its upsampler (`flops_mean`: `panet_flops + generator_flops`); the
+        mean AP of each size band where every run has it
+        (`ap50_small_mean`, ...). Rows of
         models other than the baseline add the paired difference of
         mAP@0.5 from the baseline over the seeds both ran:
         `map50_diff_mean`, `_std`, `_ci_low`, `_ci_high`, the `pairs`
@@ -133,6 +187,8 @@ def summarise(results_by_label, baseline=BASELINE):
                                summarize([r["panet_complexity"] for r in results])),
             "trainable_params": int(results[0]["trainable_params"]),
         }
+        if all(r.get("panet_flops") is not None for r in results):
+            row["flops_mean"] = summarize([_flops(r) for r in results])["mean"]
         for key in BAND_KEYS:
             if all(r.get(key) is not None for r in results):
                 row[key + "_mean"] = summarize([r[key] for r in results])["mean"]
@@ -147,6 +203,12 @@ def summarise(results_by_label, baseline=BASELINE):
     return rows
 
 
+def _flops(result):
+    """Multiply-adds per image of a run's PANet, its upsampler's included
+    (an SRF-GAN's generators; 0 for a fixed x2)."""
+    return result["panet_flops"] + result.get("generator_flops", 0.0)
+
+
 def upgrade_settings(stored, requested=None):
     """A stored sweep.json with the config fields added since it was
     written, at the values its runs used (`config_of_run`).
@@ -155,9 +217,9 @@ def upgrade_settings(stored, requested=None):
         stored: The sweep.json dict.
         requested: The settings of the sweep now asked for
             (`table1_settings`), or None. When they equal the stored sweep's
-            but add DiffStride rows to it (keeping the ones it has), they
-            are returned: the sweep grows by those rows, and every run it
-            holds stays one of its runs.
+            but add DiffStride or upsampler rows to it (keeping the ones it
+            has), they are returned: the sweep grows by those rows, and
+            every run it holds stays one of its runs.
 
     Returns:
         The settings the stored sweep is equivalent to.
@@ -168,11 +230,12 @@ def upgrade_settings(stored, requested=None):
         return upgraded
     requested = json.loads(json.dumps(requested, default=str))
 
-    def without_diffstride(settings):
-        return {key: value for key, value in settings.items() if key != DIFFSTRIDE_ROWS}
+    def without_extensions(settings):
+        return {key: value for key, value in settings.items() if key not in EXTENSION_ROWS}
 
-    kept = set(upgraded.get(DIFFSTRIDE_ROWS, [])) <= set(requested.get(DIFFSTRIDE_ROWS, []))
-    if kept and without_diffstride(upgraded) == without_diffstride(requested):
+    kept = all(set(upgraded.get(key, [])) <= set(requested.get(key, []))
+               for key in EXTENSION_ROWS)
+    if kept and without_extensions(upgraded) == without_extensions(requested):
         return requested
     return upgraded
 
@@ -193,17 +256,20 @@ def report_table1(settings, sweep_dir):
     base = DetectionConfig(**settings["config"])
     results_by_label, missing = {}, []
     for label, config in table1_runs(base, settings["seeds"], settings["hinge_weights"],
-                                     settings.get(DIFFSTRIDE_ROWS, ())):
+                                     settings.get(DIFFSTRIDE_ROWS, ()),
+                                     settings.get(UPSAMPLER_ROWS, ()), sweep_dir):
         run = RunDirectory(sweep_dir / run_name(label, config.seed))
-        if run.results_json.exists() and run.read_state().finished:
+        if not (run.results_json.exists() and run.read_state().finished):
+            missing.append(run.path.name)
+        elif is_table_row(label):
             results = {**read_json(run.results_json), "seed": config.seed}
             results_by_label.setdefault(label, []).append(results)
-        else:
-            missing.append(run.path.name)
     if not results_by_label:
         raise ValueError(f"{sweep_dir}: no run of the sweep has finished yet.")
     rows = summarise(results_by_label)
-    done = sum(len(results) for results in results_by_label.values())
+    done = len(table1_runs(base, settings["seeds"], settings["hinge_weights"],
+                           settings.get(DIFFSTRIDE_ROWS, ()), settings.get(UPSAMPLER_ROWS, ()),
+                           sweep_dir)) - len(missing)
     print(f"{sweep_dir}: {done} of {done + len(missing)} runs finished"
           + (f"; not yet: {', '.join(missing)}" if missing else "") + "\n")
     print(format_table1(rows) + "\n\n" + STATISTICS_NOTE)
@@ -218,7 +284,9 @@ def _spread(row, key, spec, scale=1):
 def format_table1(rows):
     """Rows in the paper's Table 1 layout, with the statistics over seeds:
     model, runs, mAP@0.5 (mean +- std, then its 95% interval), PANet
-    complexity (likewise), trainable parameters, then, where some model has
+    complexity (likewise), trainable parameters, the PANet's multiply-adds
+    per image with its upsampler's (where some run reports them; "-" for a
+    model whose runs do not), then, where some model has
     one, the paired difference of mAP@0.5 from the baseline in points with
     its 95% interval and the number of pairs, then the mean AP@0.5 of the
     small, medium and large objects where known. See `STATISTICS_NOTE`.
@@ -248,6 +316,7 @@ def format_table1(rows):
             "complexity 95% CI": format_interval(estimate_from_columns(row, "panet_complexity"),
                                                  spec=",.0f"),
             "Trainable params": f"{row['trainable_params']:,}",
+            "PANet MFLOPs": "-" if "flops_mean" not in row else f"{row['flops_mean'] / 1e6:,.1f}",
             "mAP@0.5 - baseline [95% CI]": format_estimate(
                 estimate_from_columns(row, "map50_diff"), scale=100, spec="+.1f"),
             "pairs": row.get("pairs"),
@@ -257,13 +326,15 @@ def format_table1(rows):
         cells.append(cell)
     columns = ["Model", "runs", "mAP@0.5", "mAP@0.5 95% CI", "PANet complexity",
                "complexity 95% CI", "Trainable params"]
+    if any("flops_mean" in row for row in rows):
+        columns.append("PANet MFLOPs")
     if paired:
         columns += ["mAP@0.5 - baseline [95% CI]", "pairs"]
     return format_table(cells, columns + [key.replace("ap50_", "AP ") for key in bands])
 
 
 def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_only=False,
-               diffstride_hinge_weights=()):
+               diffstride_hinge_weights=(), upsamplers=()):
     """Trains every run of the sweep (reusing finished runs and resuming an
     interrupted one), then prints and saves the table and its plot.
 
@@ -279,6 +350,10 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_o
         diffstride_hinge_weights: lambda of each DiffStride PANet row
             (none by default). Adding rows to an existing sweep keeps its
             finished runs and records the rows in its sweep.json.
+        upsamplers: Rows of the PANet's top-down x2 (none by default):
+            `"bilinear"`, `"dct"` (fixed) and `"srf"` (SRF-GAN: stage 1 on
+            the same seed's baseline run, then stage 3), added to a sweep
+            directory as the DiffStride rows are.
 
     Returns:
         The rows of `summarise` (also in `table1.json` unless `report_only`).
@@ -287,7 +362,10 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_o
     from training.detection.plots import plot_table1
 
     sweep_dir = pathlib.Path(sweep_dir)
-    settings = table1_settings(base_config, seeds, hinge_weights, diffstride_hinge_weights)
+    settings = table1_settings(base_config, seeds, hinge_weights, diffstride_hinge_weights,
+                               upsamplers)
+    runs = table1_runs(base_config, seeds, hinge_weights, diffstride_hinge_weights, upsamplers,
+                       sweep_dir)  # (checks the upsamplers before anything is written)
     if report_only:
         return report_table1(settings, sweep_dir)
     path = sweep_dir / "sweep.json"
@@ -295,13 +373,14 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_o
     claim_sweep(sweep_dir, settings, upgrade=functools.partial(upgrade_settings,
                                                                requested=settings))
     if stored is not None and upgrade_settings(stored) != settings:
-        atomic_write_json(path, settings)  # The sweep grew by DiffStride rows.
+        atomic_write_json(path, settings)  # The sweep grew by DiffStride or upsampler rows.
     results_by_label = {}
-    for label, config in table1_runs(base_config, seeds, hinge_weights,
-                                     diffstride_hinge_weights):
+    for label, config in runs:
         run_dir = sweep_dir / run_name(label, config.seed)
         results = train_detection(config, run_dir, resume=RunDirectory(run_dir).holds_run(),
                                   verbose=verbose)
+        if not is_table_row(label):
+            continue
         results = {**results, "seed": config.seed}  # pairs runs with the baseline's
         results_by_label.setdefault(label, []).append(results)
     rows = summarise(results_by_label)
