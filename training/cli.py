@@ -260,6 +260,8 @@ def build_parser():
     table1.add_argument("--report-only", action="store_true",
                         help="train and write nothing: print the table of the runs finished "
                              "so far")
+    from training.detection.family import DEFAULT_LATENCY_ROUNDS  # imports no Keras
+
     family = _parser(sweeps, "family",
                      "detection: the baseline and a Resolution YOLOv8 per cap, trained, frozen, "
                      "exported (SavedModel, ONNX) and timed on this machine")
@@ -270,7 +272,7 @@ def build_parser():
     family.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed")
     family.add_argument("--sweep-dir", default="runs/family",
                         help="the same command again continues the sweep there")
-    family.add_argument("--latency-rounds", type=int, default=15,
+    family.add_argument("--latency-rounds", type=int, default=DEFAULT_LATENCY_ROUNDS,
                         help="interleaved timing rounds per batch size (batch 1 and 16)")
     family.add_argument("--report-only", action="store_true",
                         help="train and write nothing: print the table of the runs finished "
