@@ -263,7 +263,8 @@ def saved_model_parameters(path):
     normalisation statistics: the frozen model's parameters)."""
     import tensorflow as tf
 
-    return int(sum(np.prod(variable.shape) for variable in tf.saved_model.load(str(path)).variables))
+    variables = tf.saved_model.load(str(path)).variables
+    return int(sum(np.prod(variable.shape) for variable in variables))
 
 
 def measure_latency(functions, references, input_shape, rounds,
