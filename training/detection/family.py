@@ -44,13 +44,14 @@ The directory:
         family.txt      the table (as printed), then how to read it
         family.json     the table's rows, every run's results, exports and
                         latency samples' medians, the machine's load
-        family.png      mAP@0.5 against PANet FLOPs and against latency at
-                        batch 1 (TensorFlow), error bars = 95% CI over seeds,
-                        the Pareto front drawn
+        family.png      mAP@0.5 against PANet FLOPs and against the latency
+                        ratio to the baseline at batch 1 (TensorFlow), error
+                        bars = 95% CI over seeds, the Pareto fronts drawn
 """
 
 import dataclasses
 import importlib.util
+import json
 import os
 import pathlib
 
@@ -84,7 +85,7 @@ LATENCY_NOTE = (
     "pixels; TF = the SavedModel's serving_default signature, ORT = ONNX Runtime (CPU); "
     "(x) = median per-round ratio to the baseline of the same seed and runtime, same rounds; "
     "mean over seeds. Pareto: on the front of mAP@0.5 (mean) against PANet FLOPs (F) and "
-    "against TF latency at batch 1 (L)."
+    "against the TF latency ratio at batch 1 (L)."
 )
 
 
@@ -171,8 +172,6 @@ def family_runs(base_config, caps, seeds):
 
 def family_settings(base_config, seeds, caps):
     """The sweep.json of a family: its config, seeds and caps as given."""
-    import json
-
     settings = {"sweep": "family", "config": dataclasses.asdict(base_config),
                 "seeds": list(seeds), "caps": [str(cap).strip() for cap in caps]}
     return json.loads(json.dumps(settings, default=str))
@@ -357,10 +356,12 @@ def summarise_family(results_by_label, caps_by_label, latency=None, parameters=N
         The rows of `table1.summarise`, each with `cap`, `panet_flops_*`
         (mean, std, 95% interval), `parameters` (None if unknown), for
         every timed batch size and runtime `latency_<runtime>_b<batch>_*`
-        (the mean over seeds of ms per image, with its interval) and
-        `latency_<runtime>_b<batch>_ratio` (mean over seeds of the ratio to
-        the baseline), and `pareto_flops`, `pareto_latency` (booleans; the
-        latter None without TF latencies at batch 1).
+        (mean, std and interval over seeds of ms per image) and
+        `latency_<runtime>_b<batch>_ratio_*` (the same of the ratio to the
+        baseline), and `pareto_flops`, `pareto_latency` (booleans: on the
+        front of mAP@0.5 against PANet FLOPs, and against the TF latency
+        ratio at batch 1, which the load of a shared machine moves less
+        than milliseconds; the latter None without TF latencies).
     """
     rows = summarise(results_by_label)
     batches = (latency or {}).get("batches", {})
@@ -379,10 +380,11 @@ def summarise_family(results_by_label, caps_by_label, latency=None, parameters=N
                     continue
                 key = _latency_key(runtime, batch)
                 row.update(estimate_columns(key, summarize([t["ms_per_image"] for t in timed])))
-                row[key + "_ratio"] = float(np.mean([t["ratio"] for t in timed]))
+                row.update(estimate_columns(key + "_ratio",
+                                            summarize([t["ratio"] for t in timed])))
     flops = pareto_front([row["panet_flops_mean"] for row in rows],
                          [row["map50_mean"] for row in rows])
-    latency_key = _latency_key("TF", 1) + "_mean"
+    latency_key = _latency_key("TF", 1) + "_ratio_mean"
     timed = all(latency_key in row for row in rows)
     on_latency = pareto_front([row[latency_key] for row in rows],
                               [row["map50_mean"] for row in rows]) if timed else []
@@ -431,7 +433,7 @@ def format_family(rows):
         }
         for title, key in latency_columns:
             if key + "_mean" in row:
-                cell[title] = f"{row[key + '_mean']:.1f} ({row[key + '_ratio']:.2f}x)"
+                cell[title] = f"{row[key + '_mean']:.1f} ({row[key + '_ratio_mean']:.2f}x)"
         cells.append(cell)
     columns = ["Model", "cap", "runs", "mAP@0.5", "mAP@0.5 95% CI", "PANet cells",
                "PANet MFLOPs", "params"] + [title for title, _ in latency_columns] + ["Pareto"]

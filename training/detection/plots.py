@@ -199,7 +199,8 @@ def _draw_box(axis, box, colour, text):
 def plot_family(rows, path):
     """A family of models from one sweep (`training.detection.family`):
     mAP@0.5 against PANet FLOPs (left) and against the TensorFlow latency
-    per image at batch 1 (right, when measured), one marker per model at
+    per image at batch 1 as a ratio to the baseline's, measured in the same
+    rounds (right, when measured), one marker per model at
     its means, error bars spanning the 95% Student-t intervals over seeds
     (none for a single run), and each panel's Pareto front (the rows'
     `pareto_flops`, `pareto_latency`) as a dashed step line.
@@ -208,10 +209,10 @@ def plot_family(rows, path):
         rows: `training.detection.family.summarise_family` rows.
         path: PNG path.
     """
-    latency = "latency_tf_b1"
+    latency = "latency_tf_b1_ratio"
     panels = [("panet_flops", 1e-6, "PANet multiply-adds per image (M)", "pareto_flops")]
     if all(f"{latency}_mean" in row for row in rows):
-        panels.append((latency, 1.0, "latency per image, batch 1, TF SavedModel (ms)",
+        panels.append((latency, 1.0, "latency per image, batch 1, TF SavedModel / baseline",
                        "pareto_latency"))
     figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
