@@ -203,7 +203,7 @@ def plot_family(rows, path):
     rounds (right, when measured), one marker per model at
     its means, error bars spanning the 95% Student-t intervals over seeds
     (none for a single run), and each panel's Pareto front (the rows'
-    `pareto_flops`, `pareto_latency`) as a dashed step line.
+    `pareto_flops`, `pareto_latency`) ringed and joined by a dashed step line.
 
     Args:
         rows: `training.detection.family.summarise_family` rows.
@@ -224,9 +224,10 @@ def plot_family(rows, path):
                           fmt="o", markersize=8, capsize=3, color=colours[index % len(colours)],
                           label=f"{row['model']} (n={row['runs']})")
         front = sorted((row for row in rows if row[pareto]), key=lambda row: row[f"{key}_mean"])
-        axis.step([scale * row[f"{key}_mean"] for row in front],
-                  [100 * row["map50_mean"] for row in front], where="post",
-                  color="black", linestyle="--", linewidth=1, label="Pareto front")
+        axis.plot([scale * row[f"{key}_mean"] for row in front],
+                  [100 * row["map50_mean"] for row in front], drawstyle="steps-post",
+                  color="black", linestyle="--", linewidth=1, marker="o", markersize=14,
+                  markerfacecolor="none", label="Pareto front (ringed)")
         axis.set_xlabel(label)
         axis.set_ylabel("mAP@0.5 (%)")
         axis.grid(alpha=0.3)
