@@ -112,6 +112,7 @@ def _bce_with_logits(logits, label):
     return ops.mean(keras.losses.binary_crossentropy(targets, logits, from_logits=True))
 
 
+@keras.saving.register_keras_serializable(package="detection")
 class SRFGANTrainer(keras.Model):
     """SRF-GAN stage 1: alternating discriminator and generator steps.
 
@@ -168,6 +169,7 @@ class SRFGANTrainer(keras.Model):
         self.adversarial_weight = weight
         self.trackers = {name: keras.metrics.Mean(name=name)
                          for name in ("d_loss", "g_loss", "l1", "adversarial")}
+        self.built = True  # every network is built above
 
     def compile(self, generator_optimizer, discriminator_optimizer, **kwargs):
         """Two optimizers, one per network, built here on their networks'

@@ -128,12 +128,20 @@ def srf_stage3_weights(detector, config):
     baseline = load_detector(RunDirectory(stage1.srf_target).best_checkpoint)
     trainer = keras.saving.load_model(RunDirectory(config.srf_generators).best_checkpoint)
     generators = {generator.name: generator for generator in trainer.generators}
-    weighted = {layer.name for layer in detector.layers if layer.weights}
-    copied = set()
+    # The backbone is copied whole; KerasCV's detector also holds a
+    # functional view of it (its pyramid outputs), which shares its weights.
     detector.backbone.set_weights(baseline.backbone.get_weights())
-    copied.add(detector.backbone.name)
+    backbone_weights = {id(weight) for weight in detector.backbone.weights}
+    weighted, copied = set(), set()
+    for layer in detector.layers:
+        if isinstance(layer, keras.Model):
+            if not all(id(weight) in backbone_weights for weight in layer.weights):
+                raise ValueError(f"--srf-generators: the detector's {layer.name} holds weights "
+                                 "outside its backbone.")
+        elif layer.weights:
+            weighted.add(layer.name)
     for layer in baseline.layers:
-        if layer.weights and layer is not baseline.backbone:
+        if layer.weights and not isinstance(layer, keras.Model):
             if layer.name not in weighted:
                 raise ValueError(f"--srf-generators: the baseline's layer {layer.name} is not "
                                  "in the SRF-GAN detector.")
