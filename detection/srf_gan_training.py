@@ -129,6 +129,11 @@ class SRFGANTrainer(keras.Model):
         `trainer(images)` returns the generators' super-resolved features
         of the half-resolution images (at the full-resolution sizes).
 
+    Saving: `trainer.save("x.keras")` keeps the feature extractor (as a
+    functional model), the generators, the discriminators and both
+    optimizers with their state; `keras.saving.load_model` (with
+    `detection` imported) gives a trainer that continues where it stopped.
+
     Example:
 
     ```python

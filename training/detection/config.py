@@ -43,8 +43,6 @@ RANDOM_WEIGHTS = "random"
 EMBEDDED_PRETRAINED = "embedded-pretrained"  # the cached backbone of
 # `BackbonePretrainingRecipe()`, pretrained on first use
 
-STAGE1_EMBEDDED_EPOCHS = 8
-
 RECIPES = {
     "embedded": dict(
         epochs=12, image_size=256, batch_size=16, learning_rate=4e-3,
@@ -67,7 +65,7 @@ RECIPES = {
 # discriminator at its full widths.
 SRF_STAGE1_RECIPES = {
     "embedded": dict(
-        epochs=STAGE1_EMBEDDED_EPOCHS, learning_rate=1e-3, final_learning_rate=1e-5,
+        epochs=8, learning_rate=1e-3, final_learning_rate=1e-5,
         optimizer="adam", warmup_epochs=0.0, ema_momentum=0.0, eval_every=1,
         discriminator_width_multiplier=0.125,
     ),
