@@ -52,7 +52,7 @@ from training.detection.config import config_of_run
 UPSAMPLER_LABELS = {"bilinear": "bilinear", "dct": "dct upsample", "srf": "srf"}
 # SRF-GAN's stage 1 trains generators, not a detector: a run of the sweep
 # (on the same seed's baseline), not a row of the table.
-SRF_STAGE1 = "srf stage 1"
+SRF_STAGE1 = "srf stage1"
 
 
 def table1_runs(base_config, seeds, hinge_weights, diffstride_hinge_weights=(), upsamplers=(),
