@@ -62,6 +62,9 @@ def test_options_name_what_is_missing_or_misplaced(tmp_path):
     assert stage1.srf_target == str(tmp_path / "b")  # absolute: resumable from anywhere
     stage3 = _parse("--model", "srf", "--srf-stage", "3", "--srf-generators", "g")
     assert (stage3.epochs, stage3.learning_rate, stage3.ema_momentum) == (12, 4e-3, 0.99)
+    sweep = build_parser().parse_args(["sweep", "table1", "--upsamplers", "bilinear", "srf"])
+    assert sweep.upsamplers == ["bilinear", "srf"]
+    assert build_parser().parse_args(["sweep", "table1"]).upsamplers == []
     for argv, message in [
         (["--model", "upsampler"], "--model upsampler needs --upsampler"),
         (["--model", "srf"], "--model srf needs --srf-stage"),
@@ -178,6 +181,16 @@ def test_upsampler_rows_extend_a_sweep_and_srf_trains_on_its_seeds_baseline(tmp_
     sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0)
     assert len(trained) == 4
     before = json.loads((tmp_path / "sweep.json").read_text())
+    # As a sweep started before these rows existed wrote it: without the
+    # config fields they added. The same command still continues it.
+    older = json.loads(json.dumps(before))
+    new_fields = ("upsampler", "srf_stage", "srf_target", "srf_generators", "generator_variant",
+                  "generator_blocks", "discriminator_width_multiplier", "adversarial_weight")
+    for field in new_fields:
+        del older["config"][field]
+    (tmp_path / "sweep.json").write_text(json.dumps(older))
+    assert sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0)[0]["runs"] == 2
+    assert len(trained) == 4
 
     rows = sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0,
                              upsamplers=["bilinear", "dct", "srf"])
