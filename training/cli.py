@@ -186,7 +186,7 @@ CLASSIFICATION_MODELS = ("resolution", "diffstride", "spectral", "hybrid", "hybr
                          "msnet")
 
 
-# `keras_resolution.export.FORMATS`, repeated so that building the parser
+# `training.common.model_export.FORMATS`, repeated so that building the parser
 # does not import Keras (a test checks that they agree).
 EXPORT_FORMATS = ("saved_model", "tflite", "onnx")
 

@@ -1,4 +1,4 @@
-"""`python -m training export` and `keras_resolution.export` (issue 14, item 2).
+"""`python -m training export` and `training.common.model_export` (issue 14, item 2).
 
 A classification run directory holds a small classifier with a learned
 resolution (a convolution, a `ResolutionLayer` at s = 0.7, pooling and a
@@ -30,7 +30,7 @@ import numpy as np
 import pytest
 
 import keras_resolution as kr
-from keras_resolution import export as kr_export
+from training.common import model_export as model_export
 from training.cli import EXPORT_FORMATS
 from training.cli import build_parser
 from training.cli import main
@@ -79,7 +79,7 @@ def classifier_run(tmp_path_factory):
 
 def _trained_outputs(checkpoint, inputs):
     model = keras.saving.load_model(checkpoint)
-    return kr_export.model_outputs(model, inputs)
+    return model_export.model_outputs(model, inputs)
 
 
 def _assert_close(actual, expected):
@@ -100,10 +100,10 @@ def test_each_format_gives_the_trained_outputs_and_says_what_it_holds(
     output = tmp_path / "export"
     description = export_run(run_dir, format, output=output, verbose=0)
 
-    artefact = output / kr_export.ARTEFACT_NAMES[format]
+    artefact = output / model_export.ARTEFACT_NAMES[format]
     assert sorted(os.listdir(output)) == sorted([artefact.name, "export.json"])
     assert os.listdir(tmp_path) == ["export"]  # No staging directory left.
-    exported = kr_export.exported_function(artefact, format)(inputs)
+    exported = model_export.exported_function(artefact, format)(inputs)
     expected = _trained_outputs(run_dir / "last.keras", inputs)
     _assert_close(exported, expected)
     assert exported["output_0"].shape == (8, 10)
@@ -143,7 +143,7 @@ def test_the_last_checkpoint_and_the_best_one_are_told_apart(classifier_run, tmp
         description = export_run(best, "saved_model", checkpoint=checkpoint, verbose=0)
         assert description["checkpoint"] == str((best / f"{checkpoint}.keras").resolve())
         folder = run_export.default_output(best, "saved_model", checkpoint)
-        exported[checkpoint] = kr_export.exported_function(
+        exported[checkpoint] = model_export.exported_function(
             folder / "saved_model", "saved_model")(inputs)
         _assert_close(exported[checkpoint], _trained_outputs(best / f"{checkpoint}.keras", inputs))
     assert sorted(p.name for p in best.iterdir()) == [
@@ -171,8 +171,8 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(classifier_run, tmp_pat
     assert os.listdir(existing) == ["keep.txt"]
 
     # Without the ONNX extra: a one-line error saying what to install.
-    real_find_spec = kr_export.importlib.util.find_spec
-    monkeypatch.setattr(kr_export.importlib.util, "find_spec",
+    real_find_spec = model_export.importlib.util.find_spec
+    monkeypatch.setattr(model_export.importlib.util, "find_spec",
                         lambda name, *a: None if name == "tf2onnx" else real_find_spec(name, *a))
     with pytest.raises(ImportError, match=r"pip install 'keras-resolution\[export\]'"):
         export_run(run_dir, "onnx", output=tmp_path / "onnx", verbose=0)
@@ -213,7 +213,7 @@ def test_without_the_run_data_the_check_uses_random_inputs_and_says_so(tmp_path)
     assert description["class_names"] is None
     inputs = np.random.default_rng(0).standard_normal((3, 32, 32, 3)).astype("float32")
     folder = run_export.default_output(run.path, "saved_model")
-    exported = kr_export.exported_function(folder / "saved_model", "saved_model")(inputs)
+    exported = model_export.exported_function(folder / "saved_model", "saved_model")(inputs)
     expected = _trained_outputs(run.last_checkpoint, inputs)
     _assert_close(exported, expected)
     assert check["outputs"]["output_0"]["scale"] == pytest.approx(
@@ -223,28 +223,28 @@ def test_without_the_run_data_the_check_uses_random_inputs_and_says_so(tmp_path)
 def test_the_check_catches_an_export_that_differs_from_keras(classifier_run, tmp_path):
     _, inputs, _ = classifier_run
     model = kr.freeze(_small_classifier())
-    path = kr_export.export_model(model, tmp_path / "model.tflite", "tflite")
-    differences = kr_export.check_export(model, path, "tflite", inputs)
+    path = model_export.export_model(model, tmp_path / "model.tflite", "tflite")
+    differences = model_export.check_export(model, path, "tflite", inputs)
     assert differences["output_0"]["max_abs_difference"] <= TOLERANCE
     kernel, bias = model.layers[-1].get_weights()
     model.layers[-1].set_weights([kernel, bias + np.linspace(0.0, 0.1, 10, dtype="float32")])
     with pytest.raises(ValueError, match="differs from Keras by"):
-        kr_export.check_export(model, path, "tflite", inputs)
+        model_export.check_export(model, path, "tflite", inputs)
     with pytest.raises(FileExistsError, match="model.tflite"):
-        kr_export.export_model(model, path, "tflite")
+        model_export.export_model(model, path, "tflite")
     with pytest.raises(ValueError, match="must end in .tflite"):
-        kr_export.export_model(model, tmp_path / "model.bin", "tflite")
+        model_export.export_model(model, tmp_path / "model.bin", "tflite")
     with pytest.raises(ValueError, match="`model`"):
         unsized = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(2, 1)])
-        kr_export.export_model(unsized, tmp_path / "unsized.tflite", "tflite")
+        model_export.export_model(unsized, tmp_path / "unsized.tflite", "tflite")
     assert sorted(os.listdir(tmp_path)) == ["model.tflite"]
 
 
 def test_the_parser_agrees_with_the_library():
-    assert EXPORT_FORMATS == kr_export.FORMATS
+    assert EXPORT_FORMATS == model_export.FORMATS
     args = build_parser().parse_args(["export", "runs/x", "--format", "tflite"])
     assert (args.check_images, args.tolerance, args.checkpoint, args.output) == (
-        run_export.DEFAULT_CHECK_IMAGES, kr_export.DEFAULT_TOLERANCE, "best", None)
+        run_export.DEFAULT_CHECK_IMAGES, model_export.DEFAULT_TOLERANCE, "best", None)
 
 
 def test_the_command_in_a_new_process(classifier_run, tmp_path, capsys):
@@ -306,9 +306,9 @@ def test_a_detector_exports_its_raw_head_outputs(detector_run, tmp_path, format)
 
     run_dir, images, model = detector_run
     description = export_run(run_dir, format, output=tmp_path / "export", verbose=0)
-    artefact = tmp_path / "export" / kr_export.ARTEFACT_NAMES[format]
-    exported = kr_export.exported_function(artefact, format)(images)
-    _assert_close(exported, kr_export.model_outputs(model, images))
+    artefact = tmp_path / "export" / model_export.ARTEFACT_NAMES[format]
+    exported = model_export.exported_function(artefact, format)(images)
+    _assert_close(exported, model_export.model_outputs(model, images))
     anchors = sum((DETECTOR_SIZE // stride) ** 2 for stride in (8, 16, 32))
     assert exported["boxes"].shape == (8, anchors, 64)
     assert exported["classes"].shape == (8, anchors, 5)

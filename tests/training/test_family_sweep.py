@@ -12,7 +12,7 @@ import time
 import keras
 import pytest
 
-from keras_resolution import export as kr_export
+from training.common import model_export as model_export
 from training.cli import main
 from training.common.run_directory import RunDirectory
 from training.common.run_directory import RunState
@@ -114,7 +114,7 @@ def _export_tiny(model, directory):
     """What `export_family_run` returns, for a tiny Keras model."""
     exports = {}
     for format in ("saved_model", "onnx") if HAS_ONNX else ("saved_model",):
-        path = kr_export.export_model(model, directory / kr_export.ARTEFACT_NAMES[format], format)
+        path = model_export.export_model(model, directory / model_export.ARTEFACT_NAMES[format], format)
         exports[format] = {"path": str(path), "max_abs_difference": 0.0,
                            "check_inputs": "none", "input_shape": [16, 16, 3]}
     return exports
@@ -122,7 +122,7 @@ def _export_tiny(model, directory):
 
 def test_saved_model_parameters_are_the_models(tmp_path):
     model = _tiny_model(8, 0)
-    path = kr_export.export_model(model, tmp_path / "saved_model", "saved_model")
+    path = model_export.export_model(model, tmp_path / "saved_model", "saved_model")
     # conv 3*3*3*8 + 8, batch norm 4 * 8, dense 8*2 + 2
     assert family.saved_model_parameters(path) == model.count_params() == 274
 
@@ -177,14 +177,14 @@ def test_family_trains_exports_times_and_tables(tmp_path, monkeypatch, capsys, t
     monkeypatch.setattr(family, "export_family_run", _fake_exports(exported, tiny_exports))
     # The six runs share two tiny exports: each is loaded once (it would be
     # one file per run in a real family).
-    loaded, load, count = {}, kr_export.exported_function, family.saved_model_parameters
+    loaded, load, count = {}, model_export.exported_function, family.saved_model_parameters
 
     def once(function, *key):
         if key not in loaded:
             loaded[key] = function(*key)
         return loaded[key]
 
-    monkeypatch.setattr(kr_export, "exported_function", lambda *key: once(load, *key))
+    monkeypatch.setattr(model_export, "exported_function", lambda *key: once(load, *key))
     monkeypatch.setattr(family, "saved_model_parameters", lambda path: once(count, path))
     base = DetectionConfig()
     caps = ["6000", "250MFLOPs"]

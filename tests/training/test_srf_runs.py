@@ -14,19 +14,10 @@ from training.cli import build_parser
 from training.common.run_directory import RunDirectory
 from training.common.run_directory import RunState
 from training.common.run_directory import read_csv
-from training.common.run_loop import BatchCheckpoint
 from training.detection import table1 as sweeps
 from training.detection.config import DetectionConfig
 from training.detection.config import resolve_config
 from training.detection.data.embedded import EMBEDDED_CLASSES
-from training.detection.data.embedded import EmbeddedConfig
-from training.detection.data.embedded import ensure_embedded_dataset
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    config = EmbeddedConfig(seed=7, num_train=16, num_val=2, num_test=8)
-    return str(ensure_embedded_dataset(config, tmp_path_factory.mktemp("data")))
 
 
 def _config(data, **overrides):
@@ -244,7 +235,7 @@ def _weights(model):
 
 @pytest.mark.slow
 def test_stage1_run_logs_both_steps_and_a_killed_run_resumes_to_the_same_end(
-        tiny_data, baseline_run, tmp_path, monkeypatch):
+        tiny_data, baseline_run, tmp_path, interrupt_after_batch):
     from training.detection.job import load_detector
     from training.detection.job import train_detection
 
@@ -263,17 +254,8 @@ def test_stage1_run_logs_both_steps_and_a_killed_run_resumes_to_the_same_end(
     assert straight["val_l1"] == pytest.approx(
         straight["val_l1_bilinear"] - straight["val_l1_improvement"])
 
-    original = BatchCheckpoint.on_train_batch_end
-
-    def kill_after_the_checkpoint(self, batch, logs=None):
-        original(self, batch, logs)
-        if self.epoch == 1 and batch == 1:
-            raise KeyboardInterrupt("simulated kill")
-
     crashed = tmp_path / "crashed"
-    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
-        patch.setattr(BatchCheckpoint, "on_train_batch_end", kill_after_the_checkpoint)
-        train_detection(config, crashed, verbose=0)
+    interrupt_after_batch(lambda: train_detection(config, crashed, verbose=0))
     state = RunDirectory(crashed).read_state()
     assert (state.epochs_done, state.batches_done, state.finished) == (1, 2, False)
     resumed = train_detection(None, crashed, resume=True, verbose=0)

@@ -7,22 +7,13 @@ import numpy as np
 import pytest
 
 from training.detection.data.embedded import EMBEDDED_CLASSES
-from training.detection.data.embedded import EmbeddedConfig
-from training.detection.data.embedded import ensure_embedded_dataset
 from training.common.run_directory import RunDirectory
 from training.common.run_directory import read_csv
-from training.common.run_loop import BatchCheckpoint
 from training.detection.config import DetectionConfig
 from training.common.run_loop import averaged_weights
 from training.detection.job import evaluate_run
 from training.detection.job import load_detector
 from training.detection.job import train_detection
-
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    config = EmbeddedConfig(seed=7, num_train=16, num_val=2, num_test=8)
-    return str(ensure_embedded_dataset(config, tmp_path_factory.mktemp("data")))
 
 
 def _config(data, **overrides):
@@ -47,7 +38,7 @@ def _weights(path):
     ["baseline", pytest.param("resolution", marks=pytest.mark.slow)],
 )
 def test_run_writes_its_files_and_a_killed_run_resumes_to_the_same_end(
-    tiny_data, tmp_path, model, monkeypatch
+    tiny_data, tmp_path, model, interrupt_after_batch
 ):
     """Baseline in CI; the Resolution PANet (slower to trace) with -m slow.
     Both warm up and average their weights, as the embedded recipe does."""
@@ -72,17 +63,8 @@ def test_run_writes_its_files_and_a_killed_run_resumes_to_the_same_end(
         assert rows[-1][key] != "", key
     assert run.read_state().finished
 
-    original = BatchCheckpoint.on_train_batch_end
-
-    def kill_after_the_checkpoint(self, batch, logs=None):
-        original(self, batch, logs)
-        if self.epoch == 1 and batch == 1:
-            raise KeyboardInterrupt("simulated kill")
-
     crashed = tmp_path / "crashed"
-    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
-        patch.setattr(BatchCheckpoint, "on_train_batch_end", kill_after_the_checkpoint)
-        train_detection(_config(tiny_data, **averaging), crashed, verbose=0)
+    interrupt_after_batch(lambda: train_detection(_config(tiny_data, **averaging), crashed, verbose=0))
     state = RunDirectory(crashed).read_state()
     assert (state.epochs_done, state.batches_done, state.finished) == (1, 2, False)
     resumed = train_detection(None, crashed, resume=True, verbose=0)

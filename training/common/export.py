@@ -5,11 +5,11 @@ SavedModel, a TFLite file or an ONNX file, checked against Keras.
 classifier, as its config.json says), with the weights the run evaluates
 (`training.common.run_loop.evaluated_weights`), freezes its learned
 resolutions (`keras_resolution.freeze`), writes it with
-`keras_resolution.export.export_model`, runs the written file on up to
+`training.common.model_export.export_model`, runs the written file on up to
 `check_images` images of the run's evaluation data (detection: its
 evaluation split, resized as for evaluation; classification: its
 validation split), and compares the outputs with the frozen Keras model's
-(`keras_resolution.export.check_export`). Where the run's data cannot be
+(`training.common.model_export.check_export`). Where the run's data cannot be
 read (a dataset not on this machine), the check runs on a deterministic
 random batch instead, and export.json says so and why.
 
@@ -39,12 +39,12 @@ import tempfile
 
 import numpy as np
 
-from keras_resolution.export import ARTEFACT_NAMES
-from keras_resolution.export import DEFAULT_TOLERANCE
-from keras_resolution.export import INPUT_NAME
-from keras_resolution.export import check_export
-from keras_resolution.export import check_format
-from keras_resolution.export import export_model
+from training.common.model_export import ARTEFACT_NAMES
+from training.common.model_export import DEFAULT_TOLERANCE
+from training.common.model_export import INPUT_NAME
+from training.common.model_export import check_export
+from training.common.model_export import check_format
+from training.common.model_export import export_model
 from training.common import validators
 from training.common.run_directory import RunDirectory
 from training.common.run_directory import atomic_write_json

@@ -22,7 +22,7 @@ without it the sweep exports and times the SavedModels only, and says so.
 Latency is measured on the exported files, the artefacts a deployer ships,
 not on the Keras model: TensorFlow runs the SavedModel's `serving_default`
 signature, ONNX Runtime (CPU provider, default threads) the ONNX file, both
-through `keras_resolution.export.exported_function` (a NumPy batch in,
+through `training.common.model_export.exported_function` (a NumPy batch in,
 NumPy outputs out: the raw head outputs, without decoding and NMS, which
 stay in Python and cost the same for every model). The SavedModel is also
 the graph the ONNX file was converted from, so both runtimes run the same
@@ -239,7 +239,7 @@ def export_family_run(run_dir, formats, verbose=1):
         "check_inputs": what it was checked on, "input_shape": one input's
         shape}}`.
     """
-    from keras_resolution.export import ARTEFACT_NAMES
+    from training.common.model_export import ARTEFACT_NAMES
     from training.common.export import default_output
     from training.common.export import export_run
 
@@ -273,7 +273,7 @@ def measure_latency(functions, references, input_shape, rounds,
     Args:
         functions: `{run: {runtime: function}}`, each function taking a
             float32 NumPy batch of `input_shape` (what
-            `keras_resolution.export.exported_function` returns).
+            `training.common.model_export.exported_function` returns).
         references: `{run: the run its ratios are to}` (for a family, the
             baseline of the same seed); every run needs one, itself
             included for a baseline, timed on the same runtimes.
@@ -560,7 +560,7 @@ def run_family(base_config, caps, seeds, sweep_dir, verbose=1, report_only=False
         results_by_label.setdefault(label, []).append(results)
         caps_by_label[label] = None if cap is None else cap.text
 
-    from keras_resolution.export import exported_function
+    from training.common.model_export import exported_function
 
     exports, functions, parameters, references = {}, {}, {}, {}
     for label, cap, config in runs:

@@ -1,0 +1,42 @@
+"""Shared fixtures of the training tests: a tiny generated detection set,
+and a run killed mid-epoch as a crash would kill it."""
+
+import pytest
+
+from training.common.run_loop import BatchCheckpoint
+from training.detection.data.embedded import EmbeddedConfig
+from training.detection.data.embedded import ensure_embedded_dataset
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """A generated detection dataset of 16 training, 2 validation and 8 test
+    images (its directory, as a `--data` value)."""
+    config = EmbeddedConfig(seed=7, num_train=16, num_val=2, num_test=8)
+    return str(ensure_embedded_dataset(config, tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture
+def interrupt_after_batch(monkeypatch):
+    """Runs `start()` and kills it with a KeyboardInterrupt right after
+    batch `batch` of epoch `epoch` (0-based) has been checkpointed, as a
+    crash would; the run is left for `--resume`.
+
+    Example:
+
+        interrupt_after_batch(lambda: train_detection(config, run_dir, verbose=0))
+    """
+
+    def interrupt(start, epoch=1, batch=1):
+        checkpoint = BatchCheckpoint.on_train_batch_end
+
+        def kill_after_the_checkpoint(self, index, logs=None):
+            checkpoint(self, index, logs)
+            if self.epoch == epoch and index == batch:
+                raise KeyboardInterrupt("simulated kill")
+
+        with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+            patch.setattr(BatchCheckpoint, "on_train_batch_end", kill_after_the_checkpoint)
+            start()
+
+    return interrupt
