@@ -1,8 +1,14 @@
 """Shared fixtures of the training tests: a tiny generated detection set,
-and a run killed mid-epoch as a crash would kill it."""
+a run killed mid-epoch as a crash would kill it, and a stand-in for
+training that lets the detection sweeps run without training anything."""
+
+import dataclasses
+import json
 
 import pytest
 
+from training.common.run_directory import RunDirectory
+from training.common.run_directory import RunState
 from training.common.run_loop import BatchCheckpoint
 from training.detection.data.embedded import EmbeddedConfig
 from training.detection.data.embedded import ensure_embedded_dataset
@@ -40,3 +46,37 @@ def interrupt_after_batch(monkeypatch):
             start()
 
     return interrupt
+
+
+@pytest.fixture
+def fake_detection_training(monkeypatch):
+    """Replaces `training.detection.job.train_detection`, which the detection
+    sweeps call, by a stand-in that trains nothing: a new run is claimed
+    with its config and finishes at once with `results_of(config)`; a
+    resumed run must be finished and returns what it stored, as the run
+    loop does.
+
+    Returns:
+        `install(results_of, record)`: installs the stand-in and returns the
+        list to which `record(config)` of every new run is appended.
+    """
+
+    def install(results_of, record):
+        trained = []
+
+        def train_detection(config, run_dir, resume=False, verbose=1):
+            run = RunDirectory(run_dir)
+            if resume:
+                assert run.read_state().finished
+                return json.loads(run.results_json.read_text())
+            trained.append(record(config))
+            run.claim({"experiment": "detection", "config": dataclasses.asdict(config)})
+            result = results_of(config)
+            run.results_json.write_text(json.dumps(result))
+            run.write_state(RunState(epochs_done=1, finished=True))
+            return result
+
+        monkeypatch.setattr("training.detection.job.train_detection", train_detection)
+        return trained
+
+    return install

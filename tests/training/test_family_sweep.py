@@ -1,7 +1,6 @@
 """The family sweep (issue 14, item 4): caps, run plan, Pareto front,
 interleaved latency of exported models, table, plot and reuse of runs."""
 
-import dataclasses
 import importlib.util
 import json
 import os
@@ -130,26 +129,13 @@ def test_saved_model_parameters_are_the_models(tmp_path):
 # --------------------------------------------------------- the sweep, trained by a fake
 
 
-def _fake_training(trained):
-    """A stand-in for `train_detection`: mAP and complexity from the cap."""
-
-    def train_detection(config, run_dir, resume=False, verbose=1):
-        run = RunDirectory(run_dir)
-        if resume:
-            assert run.read_state().finished
-            return json.loads(run.results_json.read_text())
-        trained.append((config.model, config.complexity_cap, config.seed))
-        run.claim({"experiment": "detection", "config": dataclasses.asdict(config)})
-        cap = config.complexity_cap or 7360.0
-        flops = cap if config.complexity_definition == "flops" else cap * 27_000.0
-        result = {"map50": 0.3 + 0.1 * config.seed + (0.05 if cap == 6000.0 else 0.0),
-                  "panet_complexity": min(cap, 7360.0), "panet_flops": flops,
-                  "trainable_params": 100, "seed": config.seed}
-        run.results_json.write_text(json.dumps(result))
-        run.write_state(RunState(epochs_done=1, finished=True))
-        return result
-
-    return train_detection
+def _family_results(config):
+    """mAP and complexity of a fake family run, from its cap."""
+    cap = config.complexity_cap or 7360.0
+    flops = cap if config.complexity_definition == "flops" else cap * 27_000.0
+    return {"map50": 0.3 + 0.1 * config.seed + (0.05 if cap == 6000.0 else 0.0),
+            "panet_complexity": min(cap, 7360.0), "panet_flops": flops,
+            "trainable_params": 100, "seed": config.seed}
 
 
 @pytest.fixture(scope="module")
@@ -171,9 +157,11 @@ def _fake_exports(exported, tiny_exports):
     return export_family_run
 
 
-def test_family_trains_exports_times_and_tables(tmp_path, monkeypatch, capsys, tiny_exports):
-    trained, exported = [], []
-    monkeypatch.setattr("training.detection.job.train_detection", _fake_training(trained))
+def test_family_trains_exports_times_and_tables(tmp_path, monkeypatch, capsys, tiny_exports,
+                                                fake_detection_training):
+    exported = []
+    trained = fake_detection_training(
+        _family_results, lambda config: (config.model, config.complexity_cap, config.seed))
     monkeypatch.setattr(family, "export_family_run", _fake_exports(exported, tiny_exports))
     # The six runs share two tiny exports: each is loaded once (it would be
     # one file per run in a real family).

@@ -133,36 +133,24 @@ def test_generator_flops_are_the_hand_count():
 
 
 # -------------------------------------------------------- Table 1 rows
-def _fake_training(trained):
-    """`train_detection` that records what it trains and finishes at once."""
-    def fake_train(config, run_dir, resume=False, verbose=1):
-        run = RunDirectory(run_dir)
-        if resume:
-            assert run.read_state().finished
-            return json.loads(run.results_json.read_text())
-        trained.append((config.model, config.upsampler, config.srf_stage, config.srf_target,
-                        config.srf_generators, config.seed))
-        run.claim({"experiment": "detection", "config": dataclasses.asdict(config)})
-        if config.srf_stage == 1:
-            result = {"model": "srf", "srf_stage": 1, "val_l1": 0.5}
-        else:
-            gain = {"baseline": 0.0, "resolution": 0.05, "upsampler": 0.01, "srf": 0.02}
-            result = {"map50": 0.4 + gain[config.model] + 0.1 * config.seed,
-                      "panet_complexity": 460.0, "panet_flops": 2e6,
-                      "trainable_params": 100 + 50 * (config.model == "srf")}
-            if config.model == "srf":
-                result["generator_flops"] = 3e6
-        run.results_json.write_text(json.dumps(result))
-        run.write_state(RunState(epochs_done=1, finished=True))
-        return result
-
-    return fake_train
+def _row_results(config):
+    """What a fake run of the Table 1 rows finishes with."""
+    if config.srf_stage == 1:
+        return {"model": "srf", "srf_stage": 1, "val_l1": 0.5}
+    gain = {"baseline": 0.0, "resolution": 0.05, "upsampler": 0.01, "srf": 0.02}
+    result = {"map50": 0.4 + gain[config.model] + 0.1 * config.seed,
+              "panet_complexity": 460.0, "panet_flops": 2e6,
+              "trainable_params": 100 + 50 * (config.model == "srf")}
+    if config.model == "srf":
+        result["generator_flops"] = 3e6
+    return result
 
 
-def test_upsampler_rows_extend_a_sweep_and_srf_trains_on_its_seeds_baseline(tmp_path,
-                                                                            monkeypatch):
-    trained = []
-    monkeypatch.setattr("training.detection.job.train_detection", _fake_training(trained))
+def test_upsampler_rows_extend_a_sweep_and_srf_trains_on_its_seeds_baseline(
+        tmp_path, fake_detection_training):
+    trained = fake_detection_training(_row_results, lambda config: (
+        config.model, config.upsampler, config.srf_stage, config.srf_target,
+        config.srf_generators, config.seed))
     base = DetectionConfig()
     # Without upsamplers: the plan and sweep.json of before.
     assert sweeps.table1_runs(base, [0], [1e-3]) == sweeps.table1_runs(

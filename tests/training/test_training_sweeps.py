@@ -98,24 +98,15 @@ def test_table_shows_percentages_with_spread_interval_and_paired_difference():
     assert "pairs" not in sweeps.format_table1(mixed)  # no baseline: no paired column
 
 
-def test_sweep_trains_each_run_once_and_reuses_finished_runs(tmp_path, monkeypatch, capsys):
-    trained = []
-
-    def fake_train(config, run_dir, resume=False, verbose=1):
-        run = RunDirectory(run_dir)
-        if resume:  # as the run loop: a finished run returns its stored results
-            assert run.read_state().finished
-            return json.loads(run.results_json.read_text())
-        trained.append((config.model, config.hinge_weight, config.seed))
-        run.claim({"experiment": "detection", "config": dataclasses.asdict(config)})
+def test_sweep_trains_each_run_once_and_reuses_finished_runs(tmp_path, capsys,
+                                                             fake_detection_training):
+    def results(config):
         gain = 0.02 + 0.02 * config.seed if config.model == "resolution" else 0.0
-        result = _result(0.4 + 0.1 * config.seed + gain,
-                         2875.0 - 100 * config.hinge_weight * 1e3, 0.1)
-        run.results_json.write_text(json.dumps(result))
-        run.write_state(RunState(epochs_done=1, finished=True))
-        return result
+        return _result(0.4 + 0.1 * config.seed + gain,
+                       2875.0 - 100 * config.hinge_weight * 1e3, 0.1)
 
-    monkeypatch.setattr("training.detection.job.train_detection", fake_train)
+    trained = fake_detection_training(
+        results, lambda config: (config.model, config.hinge_weight, config.seed))
     base = DetectionConfig()
     rows = sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0)
     assert len(trained) == 4
@@ -207,28 +198,16 @@ def test_table_has_the_diffstride_row_with_its_paired_difference():
     assert len(table) == 5  # header, rule, three models
 
 
-def _fake_training(trained):
-    """`train_detection` that records what it trains and finishes at once;
-    a finished run returns its stored results, as the run loop does."""
-    def fake_train(config, run_dir, resume=False, verbose=1):
-        run = RunDirectory(run_dir)
-        if resume:
-            assert run.read_state().finished
-            return json.loads(run.results_json.read_text())
-        trained.append((config.model, config.hinge_weight, config.seed))
-        run.claim({"experiment": "detection", "config": dataclasses.asdict(config)})
-        result = _result({"baseline": 0.4, "resolution": 0.45, "diffstride": 0.35}[config.model]
-                         + 0.1 * config.seed, 2875.0, 0.1)
-        run.results_json.write_text(json.dumps(result))
-        run.write_state(RunState(epochs_done=1, finished=True))
-        return result
-
-    return fake_train
+def _sweep_results(config):
+    """What a fake run of the sweep finishes with, by model and seed."""
+    return _result({"baseline": 0.4, "resolution": 0.45, "diffstride": 0.35}[config.model]
+                   + 0.1 * config.seed, 2875.0, 0.1)
 
 
-def test_adding_diffstride_rows_to_a_sweep_reuses_its_finished_runs(tmp_path, monkeypatch):
-    trained = []
-    monkeypatch.setattr("training.detection.job.train_detection", _fake_training(trained))
+def test_adding_diffstride_rows_to_a_sweep_reuses_its_finished_runs(
+        tmp_path, fake_detection_training):
+    trained = fake_detection_training(
+        _sweep_results, lambda config: (config.model, config.hinge_weight, config.seed))
     base = DetectionConfig()
     # A sweep of the current settings, run by the default command, whose
     # sweep.json predates `scale_start` too (as an older run would).
