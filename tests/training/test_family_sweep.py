@@ -45,12 +45,17 @@ def test_bad_caps_are_one_line_errors_naming_caps(caps, message):
 
 
 def test_plan_is_the_baseline_then_one_resolution_model_per_cap_for_every_seed():
-    runs = family.family_runs(DetectionConfig(hinge_weight=0.01), ["6000", "250MFLOPs"], [0, 3])
+    runs = family.family_runs(DetectionConfig(hinge_weight=0.01, taper=2.0),
+                              ["6000", "250MFLOPs"], [0, 3])
     names = [family.run_name(label, config.seed) for label, _, config in runs]
     assert names == ["baseline_seed0", "resolution_cap6000_seed0", "resolution_cap250MFLOPs_seed0",
                      "baseline_seed3", "resolution_cap6000_seed3", "resolution_cap250MFLOPs_seed3"]
     baseline, cells, flops = (config for _, _, config in runs[:3])
     assert (baseline.model, baseline.complexity_cap) == ("baseline", None)
+    # The baseline reads no Resolution option: its run is the same for any family.
+    assert (baseline.hinge_weight, baseline.taper) == (DetectionConfig().hinge_weight,
+                                                       DetectionConfig().taper)
+    assert (cells.hinge_weight, cells.taper) == (0.01, 2.0)
     assert (cells.model, cells.complexity_cap, cells.complexity_definition) == (
         "resolution", 6000.0, "area")
     assert (flops.complexity_cap, flops.complexity_definition, flops.hinge_weight) == (

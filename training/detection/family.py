@@ -145,9 +145,15 @@ def cap_label(cap):
     return f"resolution cap={cap.text}"
 
 
+# Options that only a Resolution model reads: the baseline's run takes their
+# defaults, so one baseline run serves families of any --hinge-weight etc.
+RESOLUTION_ONLY_OPTIONS = ("hinge_weight", "transform", "taper", "scale_start")
+
+
 def family_runs(base_config, caps, seeds):
     """`(label, cap, config)` of every run of the family: per seed the
-    baseline (cap None), then one Resolution model per cap.
+    baseline (cap None, `RESOLUTION_ONLY_OPTIONS` at their defaults, which
+    it does not read), then one Resolution model per cap.
 
     Raises:
         ValueError: naming the option, if `base_config` sets a model other
@@ -159,10 +165,12 @@ def family_runs(base_config, caps, seeds):
     if base_config.complexity_cap is not None:
         raise ValueError("--complexity-cap: a family's caps are given by --caps.")
     caps = parse_caps(caps)
+    defaults = {field.name: field.default for field in dataclasses.fields(base_config)
+                if field.name in RESOLUTION_ONLY_OPTIONS}
     runs = []
     for seed in seeds:
         runs.append((BASELINE, None, dataclasses.replace(base_config, model="baseline",
-                                                         seed=seed)))
+                                                         seed=seed, **defaults)))
         for cap in caps:
             runs.append((cap_label(cap), cap, dataclasses.replace(
                 base_config, complexity_cap=cap.value, complexity_definition=cap.definition,
