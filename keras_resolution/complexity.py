@@ -315,7 +315,7 @@ def continuous_lengths(layer, nominal=False):
     if nominal:
         return [ops.convert_to_tensor(float(d), "float32") for d in layer.nominal_input_sizes]
     if isinstance(layer, ResolutionLayer):
-        sizes = [ops.cast(layer.input_size[i], layer.scale.dtype) for i in range(layer.rank)]
+        sizes = ops.unstack(ops.cast(layer.input_size.value, layer.scale.dtype))
         return [ops.cast(q, "float32") for q in layer._target_lengths(sizes)]
     if hasattr(layer, "target_lengths"):
         return [ops.cast(q, "float32") for q in layer.target_lengths()]

@@ -241,7 +241,8 @@ def resolution_matrices(
     """
     matrices = []
     for d_in, s, d_out in zip(input_sizes, scales, output_sizes):
-        length = ops.cast(d_in, ops.dtype(s))
+        # Python floats for a static size: no op in the graph for the bounds.
+        length = float(d_in) if isinstance(d_in, int) and d_in else ops.cast(d_in, ops.dtype(s))
         s = ops.clip(s, min_size / length, (max_size or np.inf) / length)
         matrices.append(
             resize.resize_matrix(
@@ -464,8 +465,8 @@ class ResolutionLayer(keras.layers.Layer):
     def _target_lengths(self, input_sizes):
         """Continuous q = d_in * s per axis, clipped to [min_size, max_size]."""
         lengths = []
-        for i, d_in in enumerate(input_sizes):
-            q = ops.cast(d_in, self.scale.dtype) * self.scale[i]
+        for d_in, s in zip(input_sizes, ops.unstack(self.scale.value)):
+            q = ops.cast(d_in, self.scale.dtype) * s
             lengths.append(ops.clip(q, self.min_size, self.max_size or np.inf))
         return lengths
 
@@ -507,7 +508,7 @@ class ResolutionLayer(keras.layers.Layer):
         self.input_size.assign(ops.cast(ops.stack(input_sizes), "int32"))
         matrices = resolution_matrices(
             input_sizes,
-            [self.scale[i] for i in range(self.rank)],
+            ops.unstack(self.scale.value),  # One op (its gradient one more) for all axes.
             self._output_sizes(input_sizes, training),
             taper=self.taper,
             transform=self.transform,
@@ -546,9 +547,7 @@ class ResolutionLayer(keras.layers.Layer):
         Returns:
             Scalar float32 tensor.
         """
-        lengths = self._target_lengths(
-            [ops.cast(self.input_size[i], self.scale.dtype) for i in range(self.rank)]
-        )
+        lengths = self._target_lengths(ops.unstack(ops.cast(self.input_size.value, self.scale.dtype)))
         return complexity_definitions.measure(lengths, definition)
 
     def learned_rates(self):

@@ -30,6 +30,7 @@ Two choices of `B`, selected by `gradient=`:
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_resolution import transforms
@@ -73,17 +74,28 @@ def resize_matrix(d_in, s, d_out, taper=4.0, transform="dct", gradient="exact"):
         Tensor `M` (dtype of `s`) with `y = M @ x` along the resized axis.
     """
     dtype = ops.dtype(s)
-    q = ops.cast(d_in, dtype) * s                            # 1: q <- d_in * s
+    q = _as_float(d_in, dtype) * s                           # 1: q <- d_in * s
     # 2: d_out <- ceil(q).detach(), resolved by the caller (see output_length)
     m = _kept_coefficients(d_in, d_out)
-    T_in = ops.cast(transforms.analysis_matrix_of(transform, d_in, dtype), dtype)
-    x_hat_rows = T_in[:m]                                    # 3-4: x^ = P(T_in x, d_out)
-    k = ops.cast(ops.arange(1, m + 1), dtype)                # 5: k = [1 .. d_out]
-    w = ops.clip((q + 1.0 - k) / taper, 0.0, 1.0)            # 6: w = clip((q+1-k)/l, 0, 1)
-    y_tilde_rows = w[:, None] * x_hat_rows                   # 7: y~ = w * x^
-    grid = q if gradient == "exact" else ops.cast(d_out, dtype)
+    x_hat_rows = transforms.analysis_rows(transform, d_in, m, dtype)  # 3-4: x^ = P(T_in x, d_out)
+    k = _index_range(1, m + 1, dtype)                        # 5: k = [1 .. d_out]
+    w = ops.clip(ops.subtract(q + 1.0, k) / taper, 0.0, 1.0)  # 6: w = clip((q+1-k)/l, 0, 1)
+    y_tilde_rows = ops.multiply(ops.expand_dims(w, 1), x_hat_rows)  # 7: y~ = w * x^
+    grid = q if gradient == "exact" else _as_float(d_out, dtype)
     T_out_inv = transforms.synthesis_on_grid(transform, d_in, m, grid, d_out, dtype)
     return ops.matmul(T_out_inv, y_tilde_rows)               # 8: y = T_out^-1 y~
+
+
+def _as_float(size, dtype):
+    """A size as a float: a Python float for an int (no op in a graph)."""
+    return float(size) if isinstance(size, int) else ops.cast(size, dtype)
+
+
+def _index_range(start, stop, dtype):
+    """`[start, stop)` as floats: a NumPy constant when both ends are ints."""
+    if isinstance(start, int) and isinstance(stop, int):
+        return np.arange(start, stop, dtype=dtype)
+    return ops.cast(ops.arange(start, stop), dtype)
 
 
 def _kept_coefficients(d_in, d_out):

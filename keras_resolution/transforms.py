@@ -103,6 +103,10 @@ def synthesis_on_grid(transform, n, n_coefficients, q, d_out, dtype="float32"):
     `q = d_out = n` it is `T(n)^T`, which is how sizes only known in the graph
     get their analysis matrix (`analysis_matrix_of`).
 
+    When the three sizes are Python ints, everything but the division by q
+    is a NumPy constant (`_grid_terms`), so a static graph gets a handful of
+    ops per matrix rather than dozens (tracing time grows with their count).
+
     Args:
         transform: `"dct"` or `"dft"`.
         n: Input size; Python int or scalar int tensor.
@@ -115,21 +119,51 @@ def synthesis_on_grid(transform, n, n_coefficients, q, d_out, dtype="float32"):
     Returns:
         Tensor of shape `(d_out, n_coefficients)`.
     """
-    j = ops.cast(ops.arange(d_out), dtype)[:, None]
-    k_int = ops.arange(n_coefficients)
-    k = ops.cast(k_int, dtype)[None, :]
-    n_float = ops.cast(n, dtype)
+    phase, amplitude, is_sine = _grid_terms(transform, n, n_coefficients, d_out, dtype)
+    angle = ops.divide(phase, ops.cast(q, dtype))  # The basis' argument at u_j = j N / q.
+    if transform == "dct":
+        return ops.multiply(amplitude, ops.cos(angle))
+    return ops.multiply(amplitude, ops.where(is_sine, ops.sin(angle), ops.cos(angle)))
+
+
+def _grid_terms(transform, n, n_coefficients, d_out, dtype):
+    """`(phase, amplitude, is_sine)` of `synthesis_on_grid`: its entry
+    `[j, k]` is `amplitude[k] cos(phase[j, k] / q)` (`sin` where `is_sine`).
+
+    DCT: `phase = pi k (j + 1/2)`, since `u_j = (j + 1/2) N / q` enters as
+    `pi k u_j / N`; DFT: `phase = 2 pi f_k j`. Computed in float64 NumPy when
+    every size is a Python int, with `keras.ops` otherwise (the same lines
+    run on both).
+    """
+    static = all(isinstance(size, int) for size in (n, n_coefficients, d_out))
+    xp = np if static else ops
+
+    def as_float(value):
+        return np.asarray(value, "float64") if static else ops.cast(value, dtype)
+
+    j = as_float(xp.arange(d_out))[:, None]
+    k_int = xp.arange(n_coefficients)
     is_unpaired = k_int == 0  # DC, and the DFT Nyquist row cos(pi n) below.
     if transform == "dft":
         is_unpaired = is_unpaired | ((k_int == n - 1) & (n % 2 == 0))
-    amplitude = ops.where(is_unpaired, ops.sqrt(1.0 / n_float), ops.sqrt(2.0 / n_float))
-    q = ops.cast(q, dtype)
+    n_float = as_float(n)
+    amplitude = xp.where(is_unpaired, xp.sqrt(1.0 / n_float), xp.sqrt(2.0 / n_float))[None, :]
     if transform == "dct":
-        return amplitude[None, :] * ops.cos(math.pi * k * (j + 0.5) / q)
-    frequency = ops.cast((k_int + 1) // 2, dtype)[None, :]
+        phase = math.pi * as_float(k_int)[None, :] * (j + 0.5)
+    else:
+        phase = 2.0 * math.pi * as_float((k_int + 1) // 2)[None, :] * j
     is_sine = ((k_int % 2 == 0) & (k_int > 0))[None, :]
-    angle = 2.0 * math.pi * frequency * j / q
-    return amplitude[None, :] * ops.where(is_sine, ops.sin(angle), ops.cos(angle))
+    if static:
+        return phase.astype(dtype), amplitude.astype(dtype), is_sine
+    return phase, amplitude, is_sine
+
+
+def analysis_rows(transform, n, n_coefficients, dtype="float32"):
+    """The first `n_coefficients` rows of T(n): a NumPy constant when both
+    are Python ints, else built in the graph (`analysis_matrix_of`)."""
+    if isinstance(n, int) and isinstance(n_coefficients, int):
+        return analysis_matrix(transform, n)[:n_coefficients].astype(dtype)
+    return analysis_matrix_of(transform, n, dtype)[:n_coefficients]
 
 
 def analysis_matrix_of(transform, n, dtype="float32"):
