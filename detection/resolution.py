@@ -154,6 +154,11 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
         scale_start: `"one"` (the paper: s = 1, every size on the ceil
             boundary) or `"mid-cell"` (s = (d_in - 0.5) / d_in: the same
             sizes, half a cell below the boundary; `SCALE_STARTS`).
+        static_sizes: Every Resolution layer keeps its integer sizes as
+            Python ints between steps (`ResolutionLayer(static_sizes=True)`):
+            the traced step has no size arithmetic and no conditionals, and
+            `fit` needs `keras_resolution.SizeRefresh()`, which traces the
+            step again whenever an integer size changes.
         **kwargs: `keras.Model` arguments (e.g. `name`).
     """
 
@@ -171,6 +176,7 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
         complexity_cap=None,
         hinge_weight=0.0,
         scale_start="one",
+        static_sizes=False,
         label_encoder=None,
         prediction_decoder=None,
         **kwargs,
@@ -183,7 +189,7 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
             layer = keras_resolution.ResolutionLayer(
                 scale=_starting_scale(scale_start, x, name),
                 transform=transform, taper=taper, gradient=gradient,
-                max_scale=max_scale, name=f"{name}_resolution",
+                max_scale=max_scale, static_sizes=static_sizes, name=f"{name}_resolution",
             )
             resolution_layers[name] = layer
             return layer(x)
@@ -211,6 +217,7 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
         self.gradient = gradient
         self.max_scale = max_scale
         self.scale_start = scale_start
+        self.static_sizes = bool(static_sizes)
         # PANet conv block name -> stride of its conv, in build order.
         self.panet_strides = {name: _stride_of(self, name) for name in resolution_layers}
         self.complexity_definition = complexity_definition
@@ -333,6 +340,7 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
             "complexity_cap": self.complexity_cap,
             "hinge_weight": self.hinge_weight,
             "scale_start": self.scale_start,
+            "static_sizes": self.static_sizes,
         })
         return config
 
@@ -356,6 +364,7 @@ def resolution_yolov8(
     complexity_cap=None,
     hinge_weight=0.0,
     scale_start="one",
+    static_sizes=False,
 ):
     """YOLOv8 with a Resolution PANet: the paper's section 5.2 model.
 
@@ -376,6 +385,10 @@ def resolution_yolov8(
         hinge_weight: lambda_hinge >= 0 of `max(0, C_PAN - C_cap)`.
         scale_start: `"one"` (default, the paper's s = 1) or `"mid-cell"`
             (each scale half a cell below the ceil boundary, same sizes).
+        static_sizes: Integer sizes as Python ints between steps, refreshed
+            by `keras_resolution.SizeRefresh()` in `fit` (a new trace of the
+            step at each change of an integer size); default False: sizes
+            computed in the graph, one trace.
 
     Returns:
         A `ResolutionYOLOV8Detector` (a `keras_cv.models.YOLOV8Detector`),
@@ -419,4 +432,5 @@ def resolution_yolov8(
         complexity_cap=complexity_cap,
         hinge_weight=hinge_weight,
         scale_start=scale_start,
+        static_sizes=static_sizes,
     )

@@ -133,6 +133,9 @@ def _add_detection_options(parser):
     add("--scale-start", default=defaults.scale_start, choices=SCALE_STARTS,
         help="initial scales: 1 (the paper; every size on the ceil boundary) or half a "
              "cell below the boundary (the same sizes)")
+    add("--static-sizes", action="store_true",
+        help="Resolution layers with static integer sizes, the step traced again when one "
+             "changes (fewer ops per step and per trace; logged as size_rebuilds)")
     add("--seed", type=int, default=defaults.seed,
         help="seed of the weights, the data order and the augmentation")
     add("--eval-every", type=int, help="epochs between mAP@0.5 evaluations")

@@ -670,3 +670,48 @@ def test_mid_cell_start_keeps_the_sizes_half_a_cell_from_either_boundary():
     assert model.get_config()["scale_start"] == "mid-cell"
     with pytest.raises(ValueError, match="scale_start"):
         resolution_yolov8(3, image_size=SMALL, scale_start="half")
+
+
+# ------------------------------------------------------------- static sizes
+def test_static_sizes_reach_every_layer_and_survive_the_config():
+    model = resolution_yolov8(3, image_size=64, static_sizes=True)
+    assert [layer.static_sizes for _, layer, _ in model.panet_blocks()] == [True] * 22
+    assert model.get_config()["static_sizes"] is True
+    rebuilt = ResolutionYOLOV8Detector.from_config(model.get_config())
+    assert all(layer.static_sizes for _, layer, _ in rebuilt.panet_blocks())
+    default = resolution_yolov8(3, image_size=64)
+    assert not any(layer.static_sizes for _, layer, _ in default.panet_blocks())
+
+
+@pytest.mark.slow
+def test_static_sizes_train_like_graph_sizes_and_retrace_on_a_size_change(trained):
+    # The `trained` fixture's model, again with static sizes and SizeRefresh:
+    # same seed, data and steps, so the same scales and sizes, with the step
+    # traced again each time an integer size changed. (Other weights differ
+    # by more than rounding: Adam turns the rounding of near-zero gradients
+    # into steps of its learning rate.)
+    reference, images, _, _ = trained
+    keras.utils.set_random_seed(0)
+    model = resolution_yolov8(
+        3, bounding_box_format="xyxy", image_size=SMALL, confidence_threshold=0.0,
+        complexity_cap=CAP_FRACTION * 1_840.0, hinge_weight=1.0, static_sizes=True,
+    )  # fmt: skip
+    model.compile(box_loss="ciou", classification_loss="binary_crossentropy",
+                  optimizer=keras.optimizers.Adam(3e-2), jit_compile=False)
+    refresh = keras_resolution.SizeRefresh()
+    history = model.fit(*_labelled_batch(SMALL), batch_size=2, epochs=EPOCHS, verbose=0,
+                        callbacks=[refresh])
+    for (name, static, _), (_, graph, _) in zip(model.panet_blocks(), reference.panet_blocks()):
+        np.testing.assert_allclose(np.asarray(static.scale), np.asarray(graph.scale),
+                                   rtol=1e-4, err_msg=name)
+        assert tuple(static.output_sizes) == tuple(graph.output_sizes), name
+    assert 1 <= refresh.rebuilds <= EPOCHS
+    assert history.history["size_rebuilds"][-1] == refresh.rebuilds
+    # With the same weights, graph sizes compute what static sizes compute.
+    twin = resolution_yolov8(3, bounding_box_format="xyxy", image_size=SMALL,
+                             confidence_threshold=0.0)
+    twin.set_weights(model.get_weights())
+    a, b = model.predict(images, verbose=0), twin.predict(images, verbose=0)
+    for key in ("boxes", "confidence", "classes"):
+        np.testing.assert_allclose(np.asarray(a[key]), np.asarray(b[key]), rtol=1e-5, atol=1e-4,
+                                   err_msg=key)

@@ -116,6 +116,9 @@ class DetectionConfig:
         taper: Taper length of the Resolution layers (paper: 4).
         scale_start: `one` (the paper: s = 1) or `mid-cell` (each scale
             half a cell below the ceil boundary; `detection.SCALE_STARTS`).
+        static_sizes: Resolution layers keep integer sizes as Python ints
+            between steps (`keras_resolution.SizeRefresh` traces the step
+            again when one changes; the logs count those as `size_rebuilds`).
         scale_learning_rate_factor: The scales' (and DiffStride strides')
             learning rate over the weights'.
         warmup_epochs: Epochs of linear learning-rate warmup (0: none).
@@ -167,6 +170,7 @@ class DetectionConfig:
     transform: str = "dct"
     taper: float = 4.0
     scale_start: str = "one"
+    static_sizes: bool = False
     scale_learning_rate_factor: float = None
     warmup_epochs: float = None
     ema_momentum: float = None
@@ -236,6 +240,9 @@ def resolve_config(config):
     validators.check_choice("--optimizer", config.optimizer, ("sgd", "adam"))
     validators.check_choice("--transform", config.transform, ("dct", "dft"))
     validators.check_choice("--scale-start", config.scale_start, SCALE_STARTS)
+    if config.static_sizes and config.model != "resolution":
+        raise ValueError(f"--static-sizes: only --model resolution has learned sizes to keep "
+                         f"static, got --model {config.model}.")
     validators.check_non_negative("--hinge-weight", config.hinge_weight)
     for flag in ("--epochs", "--batch-size", "--eval-every", "--fpn-depth"):
         validators.check_positive_int(flag, getattr(config, validators.field_name(flag)))

@@ -147,7 +147,7 @@ def cap_label(cap):
 
 # Options that only a Resolution model reads: the baseline's run takes their
 # defaults, so one baseline run serves families of any --hinge-weight etc.
-RESOLUTION_ONLY_OPTIONS = ("hinge_weight", "transform", "taper", "scale_start")
+RESOLUTION_ONLY_OPTIONS = ("hinge_weight", "transform", "taper", "scale_start", "static_sizes")
 
 
 def family_runs(base_config, caps, seeds):

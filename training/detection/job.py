@@ -129,6 +129,7 @@ class DetectionExperiment(Experiment):
                     transform=config.transform,
                     taper=config.taper,
                     scale_start=config.scale_start,
+                    static_sizes=config.static_sizes,
                     complexity_definition=config.complexity_definition,
                     complexity_cap=config.complexity_cap,
                     hinge_weight=config.hinge_weight,
@@ -177,8 +178,12 @@ class DetectionExperiment(Experiment):
 
     def callbacks(self, model):
         import detection
+        import keras_resolution
 
-        return [detection.PANetComplexityLogger(per_layer=False)]
+        callbacks = [detection.PANetComplexityLogger(per_layer=False)]
+        if getattr(model, "static_sizes", False):
+            callbacks.append(keras_resolution.SizeRefresh())  # Logs `size_rebuilds`.
+        return callbacks
 
     def _evaluate(self, model):
         predictions = predict_detections(
