@@ -301,3 +301,17 @@ def test_report_only_in_a_fresh_process(tmp_path):
                            text=True, env=env, timeout=300)
     assert other.returncode == 2
     assert other.stderr.strip().endswith("holds a sweep with other settings than these options.")
+
+
+def test_runs_recorded_before_the_flops_count_get_it_from_their_checkpoint(tmp_path):
+    import detection
+
+    model = detection.baseline_yolov8(3, image_size=64)
+    model.save(tmp_path / "best.keras")
+    expected = float(detection.panet_complexity(model, "flops"))
+    assert expected > 0
+    upgraded = family.with_panet_flops({"map50": 0.5}, tmp_path)
+    assert upgraded == {"map50": 0.5, "panet_flops": pytest.approx(expected, rel=1e-6)}
+    # A run that recorded it is returned as it is, without loading anything.
+    recorded = {"map50": 0.5, "panet_flops": 1.0}
+    assert family.with_panet_flops(recorded, tmp_path / "no-such-run") is recorded

@@ -472,6 +472,19 @@ def _check_settings(settings, sweep_dir):
         raise ValueError(f"{path} holds a sweep with other settings than these options.")
 
 
+def with_panet_flops(results, run_dir):
+    """A run's results with `panet_flops`: runs recorded before the FLOPs
+    count existed get it from their best checkpoint (the count every newer
+    run records, `detection.panet_complexity(model, "flops")`)."""
+    if "panet_flops" in results:
+        return results
+    import detection
+    from training.detection.job import load_detector
+
+    model = load_detector(RunDirectory(run_dir).checkpoint("best"))
+    return {**results, "panet_flops": float(detection.panet_complexity(model, "flops"))}
+
+
 def report_family(base_config, caps, seeds, sweep_dir):
     """Prints the table of the finished runs of the family in `sweep_dir`,
     with the latencies of its last family.json where they cover them;
@@ -487,7 +500,8 @@ def report_family(base_config, caps, seeds, sweep_dir):
     for label, cap, config in runs:
         run = RunDirectory(sweep_dir / run_name(label, config.seed))
         if run.results_json.exists() and run.read_state().finished:
-            results = {**read_json(run.results_json), "seed": config.seed, "run": run.path.name}
+            results = {**with_panet_flops(read_json(run.results_json), run.path),
+                       "seed": config.seed, "run": run.path.name}
             results_by_label.setdefault(label, []).append(results)
             caps_by_label[label] = None if cap is None else cap.text
         else:
@@ -564,7 +578,7 @@ def run_family(base_config, caps, seeds, sweep_dir, verbose=1, report_only=False
         run_dir = sweep_dir / run_name(label, config.seed)
         results = train_detection(config, run_dir, resume=RunDirectory(run_dir).holds_run(),
                                   verbose=verbose)
-        results = {**results, "seed": config.seed, "run": run_dir.name}
+        results = {**with_panet_flops(results, run_dir), "seed": config.seed, "run": run_dir.name}
         results_by_label.setdefault(label, []).append(results)
         caps_by_label[label] = None if cap is None else cap.text
 
