@@ -26,9 +26,9 @@ so load from other processes hits them alike):
 * `resolution`: `resolution_yolov8` at initialisation (every s = 1, so every
   feature map has the baseline's size; the hinge weight is the paper's
   1e-3 with the cap at the baseline's 11,500).
-* `resolution_static`: the same at s = 1 with `static_sizes=True` on
-  every Resolution layer, as `fit` runs it with `SizeRefresh` (whose
-  `on_train_begin` is called here): sizes are Python ints when the step is
+* `resolution_static`: the same at s = 1 built with `static_sizes=True`
+  (as `train --static-sizes` builds it), run as `fit` runs it with
+  `SizeRefresh` (whose `on_train_begin` is called here): sizes are Python ints when the step is
   traced, so the graph has no size arithmetic and no conditionals, and a
   change of an integer size means tracing the step again (which this
   benchmark does not count; the training logs' `size_rebuilds` do).
@@ -156,12 +156,11 @@ def _build(name, image_size):
     )
     if name == "baseline":
         return detection.baseline_yolov8(**kwargs)
-    model = detection.resolution_yolov8(**kwargs, hinge_weight=1e-3)
+    static = name == "resolution_static"
+    model = detection.resolution_yolov8(**kwargs, hinge_weight=1e-3, static_sizes=static)
     if name == "resolution_moved":
         _move_scales(model, image_size)
-    if name == "resolution_static":
-        for layer in kr.resolution_layers(model):
-            layer.static_sizes = True
+    if static:
         refresh = kr.SizeRefresh()
         refresh.set_model(model)
         refresh.on_train_begin()  # Marks the layers refreshed, reads every s.
