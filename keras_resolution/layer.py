@@ -241,8 +241,7 @@ def resolution_matrices(
     """
     matrices = []
     for d_in, s, d_out in zip(input_sizes, scales, output_sizes):
-        # Python floats for a static size: no op in the graph for the bounds.
-        length = float(d_in) if isinstance(d_in, int) and d_in else ops.cast(d_in, ops.dtype(s))
+        length = resize.size_as_float(d_in, ops.dtype(s))  # No op for a static size.
         s = ops.clip(s, min_size / length, (max_size or np.inf) / length)
         matrices.append(
             resize.resize_matrix(

@@ -74,19 +74,19 @@ def resize_matrix(d_in, s, d_out, taper=4.0, transform="dct", gradient="exact"):
         Tensor `M` (dtype of `s`) with `y = M @ x` along the resized axis.
     """
     dtype = ops.dtype(s)
-    q = _as_float(d_in, dtype) * s                           # 1: q <- d_in * s
+    q = size_as_float(d_in, dtype) * s                           # 1: q <- d_in * s
     # 2: d_out <- ceil(q).detach(), resolved by the caller (see output_length)
     m = _kept_coefficients(d_in, d_out)
     x_hat_rows = transforms.analysis_rows(transform, d_in, m, dtype)  # 3-4: x^ = P(T_in x, d_out)
     k = _index_range(1, m + 1, dtype)                        # 5: k = [1 .. d_out]
     w = ops.clip(ops.subtract(q + 1.0, k) / taper, 0.0, 1.0)  # 6: w = clip((q+1-k)/l, 0, 1)
     y_tilde_rows = ops.multiply(ops.expand_dims(w, 1), x_hat_rows)  # 7: y~ = w * x^
-    grid = q if gradient == "exact" else _as_float(d_out, dtype)
+    grid = q if gradient == "exact" else size_as_float(d_out, dtype)
     T_out_inv = transforms.synthesis_on_grid(transform, d_in, m, grid, d_out, dtype)
     return ops.matmul(T_out_inv, y_tilde_rows)               # 8: y = T_out^-1 y~
 
 
-def _as_float(size, dtype):
+def size_as_float(size, dtype):
     """A size as a float: a Python float for an int (no op in a graph)."""
     return float(size) if isinstance(size, int) else ops.cast(size, dtype)
 

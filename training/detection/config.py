@@ -225,7 +225,7 @@ def resolve_config(config):
     """
     config = dataclasses.replace(config)
     validators.check_choice("--model", config.model, MODELS)
-    _check_upsampler_options(config)
+    _check_model_options(config)
     recipes = [RECIPES[recipe_name(config.data)]]
     if is_srf_stage1(config):
         recipes.insert(0, SRF_STAGE1_RECIPES[recipe_name(config.data)])
@@ -240,9 +240,6 @@ def resolve_config(config):
     validators.check_choice("--optimizer", config.optimizer, ("sgd", "adam"))
     validators.check_choice("--transform", config.transform, ("dct", "dft"))
     validators.check_choice("--scale-start", config.scale_start, SCALE_STARTS)
-    if config.static_sizes and config.model != "resolution":
-        raise ValueError(f"--static-sizes: only --model resolution has learned sizes to keep "
-                         f"static, got --model {config.model}.")
     validators.check_non_negative("--hinge-weight", config.hinge_weight)
     for flag in ("--epochs", "--batch-size", "--eval-every", "--fpn-depth"):
         validators.check_positive_int(flag, getattr(config, validators.field_name(flag)))
@@ -277,13 +274,16 @@ def resolve_config(config):
     return config
 
 
-def _check_upsampler_options(config):
-    """The options of `--model upsampler` and `--model srf`, each only with
-    its model (ValueError naming the option)."""
-    given = {flag for flag in ("--upsampler", "--srf-stage", "--srf-target", "--srf-generators",
-                               "--generator-blocks", "--discriminator-width-multiplier")
-             if getattr(config, validators.field_name(flag)) is not None}
-    allowed = {"upsampler": {"--upsampler"},
+def _check_model_options(config):
+    """The options of one model (`--static-sizes` of `--model resolution`,
+    those of `--model upsampler` and `--model srf`), each only with its
+    model (ValueError naming the option)."""
+    given = {flag for flag in ("--static-sizes", "--upsampler", "--srf-stage", "--srf-target",
+                               "--srf-generators", "--generator-blocks",
+                               "--discriminator-width-multiplier")
+             if getattr(config, validators.field_name(flag)) not in (None, False)}
+    allowed = {"resolution": {"--static-sizes"},
+               "upsampler": {"--upsampler"},
                "srf": {"--srf-stage", "--srf-target", "--srf-generators", "--generator-blocks",
                        "--discriminator-width-multiplier"}}.get(config.model, set())
     if given - allowed:
