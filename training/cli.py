@@ -247,8 +247,9 @@ def build_parser():
                      "detection: baseline, Resolution and DiffStride YOLOv8 under the hinge cap")
     _add_detection_options(table1)
     table1.add_argument("--seeds", type=int, nargs="+", default=[0], help="one run per seed")
-    table1.add_argument("--hinge-weights", type=float, nargs="+", default=[0.0, 1e-3, 1e-2],
-                        help="lambda of each Resolution model")
+    table1.add_argument("--hinge-weights", type=float, nargs="*", default=[0.0, 1e-3, 1e-2],
+                        help="lambda of each Resolution model; none gives the baseline alone "
+                             "(the seed spread of a recipe)")
     table1.add_argument("--diffstride-hinge-weights", type=float, nargs="*", default=[],
                         help="lambda of each DiffStride PANet row; adding them to a sweep "
                              "directory reuses its finished runs (default: none)")
