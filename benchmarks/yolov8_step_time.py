@@ -57,8 +57,14 @@ baseline <= 1.2 per step; issue 14 for <= 1.15 per step and <= 1.5 for the
 trace + first step (the traces are timed one after the other, not
 interleaved, so their ratio moves with the load more than the steps').
 
+With `--count-ops` it only counts, per contender, the ops of its traced
+training step (`tf.function(model.train_step)`): those of the step's graph,
+and those of the functions it calls (the branches of the graph-size model's
+conditionals). The counts do not depend on the image size; tracing time
+grows with them.
+
 Run:  TF_CPP_MIN_LOG_LEVEL=3 python benchmarks/yolov8_step_time.py
-      [--repeats 15] [--warmup 3] [--ablation] [--image-size 320]
+      [--repeats 15] [--warmup 3] [--ablation] [--image-size 320] [--count-ops]
 Takes about 4 minutes (about 10 with --ablation) on 2 loaded CPU cores, most
 of it tracing.
 """
@@ -185,8 +191,10 @@ def _move_scales(model, image_size, low=0.8, high=1.1, seed=1):
     model(image, training=False)
 
 
-def _prepare(name, image_size, data):
-    """Builds, compiles and traces one contender; returns (step, seconds)."""
+@contextlib.contextmanager
+def _compiled(name, image_size):
+    """Builds and compiles one contender (a context: the ablations' patches
+    hold until it exits, for the trace)."""
     keras.utils.set_random_seed(0)
     # The ablations change code paths at build and trace time only.
     patches = {
@@ -204,6 +212,21 @@ def _prepare(name, image_size, data):
             optimizer=keras.optimizers.SGD(0.0, momentum=0.9, global_clipnorm=10),
             jit_compile=False,
         )
+        yield model
+
+
+def _count_ops(name, image_size, data):
+    """Ops of the traced training step, and of the functions it calls."""
+    with _compiled(name, image_size) as model:
+        model.optimizer.build(model.trainable_variables)
+        graph = tf.function(model.train_step).get_concrete_function(data).graph
+        called = sum(len(f.node_def) for f in graph.as_graph_def().library.function)
+    return len(graph.get_operations()), called
+
+
+def _prepare(name, image_size, data):
+    """Builds, compiles and traces one contender; returns (step, seconds)."""
+    with _compiled(name, image_size) as model:
         model.make_train_function()
 
         def step():
@@ -233,6 +256,8 @@ def main():
     parser.add_argument("--image-size", type=int, default=320)
     parser.add_argument("--ablation", action="store_true",
                         help="also time the three variants that undo optimisations")
+    parser.add_argument("--count-ops", action="store_true",
+                        help="only count the ops of each contender's traced training step")
     args = parser.parse_args()
 
     print("Machine:")
@@ -247,6 +272,13 @@ def main():
     data = _batch(args.image_size)
     print(f"\nXS backbone (frozen), fpn_depth=1, {args.image_size}x{args.image_size}, "
           f"batch {BATCH}, {NUM_CLASSES} classes, SGD, no XLA\n")
+
+    if args.count_ops:
+        print(f"  {'contender':30s} {'ops in the step':>15s} {'in called functions':>20s}")
+        for name in names:
+            step_ops, called_ops = _count_ops(name, args.image_size, data)
+            print(f"  {name:30s} {step_ops:15,d} {called_ops:20,d}", flush=True)
+        return
 
     steps, traced = {}, {}
     for name in names:
