@@ -264,6 +264,8 @@ def build_parser():
     table1.add_argument("--report-only", action="store_true",
                         help="train and write nothing: print the table of the runs finished "
                              "so far")
+    table1.add_argument("--plot", metavar="PNG",
+                        help="with --report-only: also draw the finished runs to this file")
     from training.detection.family import DEFAULT_LATENCY_ROUNDS  # imports no Keras
 
     family = _parser(sweeps, "family",
@@ -447,7 +449,7 @@ def _sweep(args, verbose):
         return run_table1(_detection_config(args), args.seeds, args.hinge_weights,
                           args.sweep_dir, verbose=verbose, report_only=args.report_only,
                           diffstride_hinge_weights=args.diffstride_hinge_weights,
-                          upsamplers=args.upsamplers)
+                          upsamplers=args.upsamplers, plot=args.plot)
     if args.sweep == "family":
         from training.detection.family import run_family
 

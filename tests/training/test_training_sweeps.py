@@ -178,6 +178,12 @@ def test_report_only_tables_the_finished_runs_and_writes_nothing(tmp_path, capsy
     assert rows[1]["map50_diffs"] == pytest.approx([0.05]) and rows[1]["paired_seeds"] == [1]
     out = capsys.readouterr().out
     assert "3 of 4 runs finished; not yet: resolution_lambda0.001_seed0" in out
+    plot = tmp_path.parent / f"{tmp_path.name}-report.png"
+    sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0, report_only=True, plot=plot)
+    assert plot.stat().st_size > 10_000  # both panels: one paired seed
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    with pytest.raises(ValueError, match="^--plot applies to --report-only"):
+        sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0, plot=plot)
     with pytest.raises(ValueError, match="other settings"):
         sweeps.run_table1(base, [0, 1, 2], [1e-3], tmp_path, verbose=0, report_only=True)
     # The same older sweep.json is continued, not refused, by a training sweep.

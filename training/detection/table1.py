@@ -240,9 +240,10 @@ def upgrade_settings(stored, requested=None):
     return upgraded
 
 
-def report_table1(settings, sweep_dir):
+def report_table1(settings, sweep_dir, plot=None):
     """Prints the table of the finished runs of the sweep in `sweep_dir`
-    (whose sweep.json must hold `settings`); trains and writes nothing.
+    (whose sweep.json must hold `settings`), and draws them to the PNG path
+    `plot` unless it is None; trains and writes nothing else.
 
     Returns:
         The rows of `summarise` over the finished runs.
@@ -273,6 +274,10 @@ def report_table1(settings, sweep_dir):
     print(f"{sweep_dir}: {done} of {done + len(missing)} runs finished"
           + (f"; not yet: {', '.join(missing)}" if missing else "") + "\n")
     print(format_table1(rows) + "\n\n" + STATISTICS_NOTE)
+    if plot is not None:
+        from training.detection.plots import plot_table1
+
+        plot_table1(results_by_label, rows, plot)
     return rows
 
 
@@ -334,7 +339,7 @@ def format_table1(rows):
 
 
 def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_only=False,
-               diffstride_hinge_weights=(), upsamplers=()):
+               diffstride_hinge_weights=(), upsamplers=(), plot=None):
     """Trains every run of the sweep (reusing finished runs and resuming an
     interrupted one), then prints and saves the table and its plot.
 
@@ -354,9 +359,15 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_o
             `"bilinear"`, `"dct"` (fixed) and `"srf"` (SRF-GAN: stage 1 on
             the same seed's baseline run, then stage 3), added to a sweep
             directory as the DiffStride rows are.
+        plot: With `report_only`, a PNG path where the plot of the finished
+            runs is written (a full sweep writes `table1.png` in its
+            directory); None writes none.
 
     Returns:
         The rows of `summarise` (also in `table1.json` unless `report_only`).
+
+    Raises:
+        ValueError: for `plot` without `report_only`.
     """
     from training.detection.job import train_detection
     from training.detection.plots import plot_table1
@@ -366,8 +377,11 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_o
                                upsamplers)
     runs = table1_runs(base_config, seeds, hinge_weights, diffstride_hinge_weights, upsamplers,
                        sweep_dir)  # (checks the upsamplers before anything is written)
+    if plot is not None and not report_only:
+        raise ValueError("--plot applies to --report-only (a sweep that trains writes "
+                         "table1.png in its directory).")
     if report_only:
-        return report_table1(settings, sweep_dir)
+        return report_table1(settings, sweep_dir, plot)
     path = sweep_dir / "sweep.json"
     stored = read_json(path) if path.exists() else None
     claim_sweep(sweep_dir, settings, upgrade=functools.partial(upgrade_settings,
