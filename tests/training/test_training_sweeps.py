@@ -178,6 +178,10 @@ def test_report_only_tables_the_finished_runs_and_writes_nothing(tmp_path, capsy
     assert rows[1]["map50_diffs"] == pytest.approx([0.05]) and rows[1]["paired_seeds"] == [1]
     out = capsys.readouterr().out
     assert "3 of 4 runs finished; not yet: resolution_lambda0.001_seed0" in out
+    per_seed = out[out.index("mAP@0.5 per seed"):].splitlines()
+    assert per_seed[1].split() == ["Model", "seed", "0", "seed", "1"]
+    assert per_seed[3].split() == ["baseline", "50.0", "70.0"]
+    assert per_seed[4].split() == ["resolution", "lambda=0.001", "-", "75.0", "(+5.0)"]
     plot = tmp_path.parent / f"{tmp_path.name}-report.png"
     sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0, report_only=True, plot=plot)
     assert plot.stat().st_size > 10_000  # both panels: one paired seed

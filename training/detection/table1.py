@@ -273,7 +273,8 @@ def report_table1(settings, sweep_dir, plot=None):
                            sweep_dir)) - len(missing)
     print(f"{sweep_dir}: {done} of {done + len(missing)} runs finished"
           + (f"; not yet: {', '.join(missing)}" if missing else "") + "\n")
-    print(format_table1(rows) + "\n\n" + STATISTICS_NOTE)
+    print(format_table1(rows) + "\n\n" + format_per_seed(results_by_label) + "\n\n"
+          + STATISTICS_NOTE)
     if plot is not None:
         from training.detection.plots import plot_table1
 
@@ -284,6 +285,42 @@ def report_table1(settings, sweep_dir, plot=None):
 def _spread(row, key, spec, scale=1):
     """` +- std` of a row's statistic; nothing for one run, which has no spread."""
     return f" +- {scale * row[key + '_std']:{spec}}" if row["runs"] > 1 else ""
+
+
+def format_per_seed(results_by_label, baseline=BASELINE):
+    """mAP@0.5 of every run, one row per model and one column per seed, with
+    the difference from the baseline's run of the same seed in brackets
+    (the pairs behind the paired interval of `format_table1`).
+
+    Example:
+
+    >>> print(format_per_seed({
+    ...     "baseline": [{"map50": 0.59, "seed": 0}, {"map50": 0.58, "seed": 1}],
+    ...     "resolution": [{"map50": 0.537, "seed": 0}]}))
+    mAP@0.5 per seed (points from the baseline's run of the same seed)
+    Model       seed 0       seed 1
+    ----------  -----------  ------
+    baseline    59.0         58.0
+    resolution  53.7 (-5.3)  -
+    """
+    runs = {label: _by_seed(label, results) for label, results in results_by_label.items()}
+    seeds = sorted({seed for by_seed in runs.values() for seed in by_seed})
+    reference = runs.get(baseline, {})
+    cells = []
+    for label, by_seed in runs.items():
+        cell = {"Model": label}
+        for seed in seeds:
+            if seed not in by_seed:
+                continue
+            text = f"{100 * by_seed[seed]['map50']:.1f}"
+            if label != baseline and seed in reference:
+                difference = 100 * (by_seed[seed]["map50"] - reference[seed]["map50"])
+                text += f" ({difference:+.1f})"
+            cell[f"seed {seed}"] = text
+        cells.append(cell)
+    columns = ["Model"] + [f"seed {seed}" for seed in seeds]
+    return ("mAP@0.5 per seed (points from the baseline's run of the same seed)\n"
+            + format_table(cells, columns))
 
 
 def format_table1(rows):
@@ -398,7 +435,8 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_o
         results = {**results, "seed": config.seed}  # pairs runs with the baseline's
         results_by_label.setdefault(label, []).append(results)
     rows = summarise(results_by_label)
-    text = format_table1(rows) + "\n\n" + STATISTICS_NOTE
+    text = (format_table1(rows) + "\n\n" + format_per_seed(results_by_label) + "\n\n"
+            + STATISTICS_NOTE)
     print("\n" + text)
     atomic_write_text(sweep_dir / "table1.txt", text + "\n")
     atomic_write_json(sweep_dir / "table1.json", {
