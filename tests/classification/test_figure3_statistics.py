@@ -140,3 +140,22 @@ def test_seed_alone_is_a_one_seed_sweep_and_repeated_seeds_are_refused(
     assert main(argv + ["--seeds", "1", "1", "--sweep-dir", str(tmp_path / "b")]) == 2
     assert "--seeds" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def test_plot_draws_a_dataset_without_pairs_beside_one_with_pairs(tmp_path):
+    import warnings
+
+    from training.classification.plots import plot_figure3
+
+    runs = [dict(data=d, transform=t, target_budget=p, seed=0, test_accuracy=a,
+                 complexity_fraction=c, base_budget=False)
+            for d, t, p, a, c in [("images", "fixed", None, 0.80, 0.29),
+                                  ("images", "dct", 0.5, 0.85, 0.5),
+                                  ("radio", "fixed", None, 0.60, 0.2)]]
+    summary = figure3.summarise(runs)
+    assert [entry.get("accuracy_diff_mean") is not None for entry in summary] == [
+        False, True, False]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns about an empty legend
+        plot_figure3(summary, tmp_path / "figure3.png", runs)
+    assert (tmp_path / "figure3.png").stat().st_size > 10_000

@@ -225,5 +225,6 @@ def plot_figure3(summary, path, rows=()):
         bottom.set_ylabel("accuracy - fixed, same seed (points)")
         bottom.set_title(f"{data}: paired difference from fixed, 95% CI")
         bottom.grid(alpha=0.3)
-        bottom.legend(fontsize=8)
+        if bottom.get_legend_handles_labels()[0]:  # a dataset whose runs have no pairs yet
+            bottom.legend(fontsize=8)
     _save(figure, path)
