@@ -61,12 +61,6 @@ def output_length(q):
 def resize_matrix(d_in, s, d_out, taper=4.0, transform="dct", gradient="exact"):
     """The `(d_out, d_in)` matrix of Algorithm 1 for one axis.
 
-    With static sizes (Python ints) and the exact gradient, the derivative
-    of the matrix in the scale is written in closed form
-    (`_matrix_with_closed_form_derivative`) instead of differentiated
-    through its construction: the same values, far fewer ops in a traced
-    training step.
-
     Args:
         d_in: Input length (Python int).
         s: Learnable scale for this axis (scalar tensor).
@@ -79,65 +73,17 @@ def resize_matrix(d_in, s, d_out, taper=4.0, transform="dct", gradient="exact"):
     Returns:
         Tensor `M` (dtype of `s`) with `y = M @ x` along the resized axis.
     """
-    q = size_as_float(d_in, ops.dtype(s)) * s                # 1: q <- d_in * s
+    dtype = ops.dtype(s)
+    q = size_as_float(d_in, dtype) * s                           # 1: q <- d_in * s
     # 2: d_out <- ceil(q).detach(), resolved by the caller (see output_length)
-    if gradient == "exact" and isinstance(d_in, int) and isinstance(d_out, int):
-        return _matrix_with_closed_form_derivative(d_in, q, d_out, taper, transform)
-    return algorithm1_matrix(d_in, q, d_out, taper, transform, gradient)
-
-
-def algorithm1_matrix(d_in, q, d_out, taper, transform, gradient):
-    """Lines 3-8 of Algorithm 1 as the matrix `M(q)`: the arguments of
-    `resize_matrix`, with the continuous length `q = d_in * s`."""
-    dtype = ops.dtype(q)
     m = _kept_coefficients(d_in, d_out)
     x_hat_rows = transforms.analysis_rows(transform, d_in, m, dtype)  # 3-4: x^ = P(T_in x, d_out)
     k = _index_range(1, m + 1, dtype)                        # 5: k = [1 .. d_out]
-    w = ops.clip(_mask_argument(q, k, taper), 0.0, 1.0)      # 6: w = clip((q+1-k)/l, 0, 1)
+    w = ops.clip(ops.subtract(q + 1.0, k) / taper, 0.0, 1.0)  # 6: w = clip((q+1-k)/l, 0, 1)
     y_tilde_rows = ops.multiply(ops.expand_dims(w, 1), x_hat_rows)  # 7: y~ = w * x^
     grid = q if gradient == "exact" else size_as_float(d_out, dtype)
     T_out_inv = transforms.synthesis_on_grid(transform, d_in, m, grid, d_out, dtype)
     return ops.matmul(T_out_inv, y_tilde_rows)               # 8: y = T_out^-1 y~
-
-
-def _mask_argument(q, k, taper):
-    """`(q + 1 - k) / l`, which the relaxed mask clips to [0, 1] (line 6)."""
-    return ops.subtract(q + 1.0, k) / taper
-
-
-def _matrix_with_closed_form_derivative(d_in, q, d_out, taper, transform):
-    """`algorithm1_matrix` (exact gradient) for Python-int sizes, with
-    `dM/dq` in closed form.
-
-    `M(q) = B(q) diag(w(q)) A`, with `A` the kept rows of `T_in` (constant),
-    so `dL/dq = sum((G A^T) * (B'(q) w + B(q) w'))` for the upstream
-    gradient `G`. `B'` is `transforms.synthesis_on_grid_derivative`; `w'` is
-    `1/l` where `0 <= (q + 1 - k) / l <= 1` and 0 elsewhere, the derivative
-    TensorFlow's clip passes (its value on the two kinks).
-    """
-    dtype = ops.dtype(q)
-    m = min(d_in, d_out)
-    analysis = transforms.analysis_rows(transform, d_in, m, dtype)
-    k = _index_range(1, m + 1, dtype)
-
-    @ops.custom_gradient
-    def matrix_of(q):
-        matrix = algorithm1_matrix(d_in, ops.stop_gradient(q), d_out, taper, transform, "exact")
-
-        def grad(*args, upstream=None):
-            upstream = args[0] if upstream is None else upstream
-            u = _mask_argument(q, k, taper)
-            w = ops.clip(u, 0.0, 1.0)
-            w_slope = ops.cast(ops.logical_and(u >= 0.0, u <= 1.0), dtype) / taper
-            basis = transforms.synthesis_on_grid(transform, d_in, m, q, d_out, dtype)
-            basis_slope = transforms.synthesis_on_grid_derivative(transform, d_in, m, q, d_out,
-                                                                  dtype)
-            dmatrix_dcoefficients = ops.matmul(ops.cast(upstream, dtype), ops.transpose(analysis))
-            return ops.sum(dmatrix_dcoefficients * (basis_slope * w + basis * w_slope))
-
-        return matrix, grad
-
-    return matrix_of(q)
 
 
 def size_as_float(size, dtype):

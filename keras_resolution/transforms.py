@@ -126,25 +126,6 @@ def synthesis_on_grid(transform, n, n_coefficients, q, d_out, dtype="float32"):
     return ops.multiply(amplitude, ops.where(is_sine, ops.sin(angle), ops.cos(angle)))
 
 
-def synthesis_on_grid_derivative(transform, n, n_coefficients, q, d_out, dtype="float32"):
-    """d/dq of `synthesis_on_grid` at the same arguments, in closed form.
-
-    Entry `[j, k]` of the basis is `a_k cos(phase[j, k] / q)` (`sin` for the
-    DFT's sine rows), so its derivative is `a_k sin(phase / q) phase / q^2`
-    (`-a_k cos(phase / q) phase / q^2`).
-
-    Returns:
-        Tensor of shape `(d_out, n_coefficients)`.
-    """
-    phase, amplitude, is_sine = _grid_terms(transform, n, n_coefficients, d_out, dtype)
-    q = ops.cast(q, dtype)
-    angle = ops.divide(phase, q)
-    slope = ops.multiply(amplitude, ops.divide(angle, q))  # a_k phase / q^2
-    if transform == "dct":
-        return ops.multiply(slope, ops.sin(angle))
-    return ops.multiply(slope, ops.where(is_sine, ops.negative(ops.cos(angle)), ops.sin(angle)))
-
-
 def _grid_terms(transform, n, n_coefficients, d_out, dtype):
     """`(phase, amplitude, is_sine)` of `synthesis_on_grid`: its entry
     `[j, k]` is `amplitude[k] cos(phase[j, k] / q)` (`sin` where `is_sine`).
