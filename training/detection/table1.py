@@ -273,8 +273,7 @@ def report_table1(settings, sweep_dir, plot=None):
                            sweep_dir)) - len(missing)
     print(f"{sweep_dir}: {done} of {done + len(missing)} runs finished"
           + (f"; not yet: {', '.join(missing)}" if missing else "") + "\n")
-    print(format_table1(rows) + "\n\n" + format_per_seed(results_by_label) + "\n\n"
-          + STATISTICS_NOTE)
+    print(table1_text(rows, results_by_label))
     if plot is not None:
         from training.detection.plots import plot_table1
 
@@ -285,6 +284,13 @@ def report_table1(settings, sweep_dir, plot=None):
 def _spread(row, key, spec, scale=1):
     """` +- std` of a row's statistic; nothing for one run, which has no spread."""
     return f" +- {scale * row[key + '_std']:{spec}}" if row["runs"] > 1 else ""
+
+
+def table1_text(rows, results_by_label):
+    """The report of a sweep, as printed and saved: the table of `rows`,
+    the per-seed table and the statistics note."""
+    return "\n\n".join([format_table1(rows), format_per_seed(results_by_label),
+                        STATISTICS_NOTE])
 
 
 def format_per_seed(results_by_label, baseline=BASELINE):
@@ -435,8 +441,7 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_o
         results = {**results, "seed": config.seed}  # pairs runs with the baseline's
         results_by_label.setdefault(label, []).append(results)
     rows = summarise(results_by_label)
-    text = (format_table1(rows) + "\n\n" + format_per_seed(results_by_label) + "\n\n"
-            + STATISTICS_NOTE)
+    text = table1_text(rows, results_by_label)
     print("\n" + text)
     atomic_write_text(sweep_dir / "table1.txt", text + "\n")
     atomic_write_json(sweep_dir / "table1.json", {
