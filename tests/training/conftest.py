@@ -1,5 +1,6 @@
 """Shared fixtures of the training tests: a tiny generated detection set,
-a run killed mid-epoch as a crash would kill it, and a stand-in for
+a backbone weights file for runs that freeze the backbone as the recipes
+do, a run killed mid-epoch as a crash would kill it, and a stand-in for
 training that lets the detection sweeps run without training anything."""
 
 import dataclasses
@@ -20,6 +21,22 @@ def tiny_data(tmp_path_factory):
     images (its directory, as a `--data` value)."""
     config = EmbeddedConfig(seed=7, num_train=16, num_val=2, num_test=8)
     return str(ensure_embedded_dataset(config, tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture(scope="session")
+def backbone_weights(tmp_path_factory):
+    """A `.weights.h5` file of a YOLOv8-XS backbone with seeded random
+    weights (its path, as a `--weights` value): tiny runs freeze it as the
+    embedded and VOC recipes freeze theirs, which also spares them the
+    backbone's gradients and optimizer updates."""
+    import keras
+
+    from detection.backbones import build_backbone
+
+    keras.utils.set_random_seed(0)
+    path = tmp_path_factory.mktemp("backbone") / "yolo_v8_xs.weights.h5"
+    build_backbone("yolo_v8_xs", image_size=32).save_weights(path)
+    return str(path)
 
 
 @pytest.fixture

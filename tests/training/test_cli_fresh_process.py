@@ -21,8 +21,14 @@ from training.detection.config import DetectionConfig
 from training.detection.job import train_detection
 
 ENV = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
-TINY = ["--image-size", "32", "--batch-size", "4", "--train-backbone",
-        "--classes", ",".join(GOOD_CLASSES)]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny(backbone_weights):
+    """The options of a tiny run (the class list last): the VOC recipe, its
+    backbone frozen, at 32 px."""
+    return ["--image-size", "32", "--batch-size", "4", "--weights", backbone_weights,
+            "--classes", ",".join(GOOD_CLASSES)]  # fmt: skip
 
 
 def cli(*argv, timeout=600):
@@ -52,11 +58,11 @@ def voc(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def trained(voc, tmp_path_factory):
+def trained(voc, tiny, tmp_path_factory):
     """One epoch of a Resolution YOLOv8 on the defective VOC directory:
     (run directory, the finished process)."""
     run_dir = tmp_path_factory.mktemp("runs") / "r1"
-    done = cli("train", "--data", voc.directory, *TINY, "--epochs", "1", "--run-dir", run_dir)
+    done = cli("train", "--data", voc.directory, *tiny, "--epochs", "1", "--run-dir", run_dir)
     assert done.returncode == 0, done.stderr[-3000:]
     return run_dir, done
 
@@ -92,9 +98,10 @@ def test_train_then_evaluate_then_resume_a_finished_run(finished_run):
     assert "already finished" in resumed.stdout
 
 
-def test_train_into_an_existing_run_directory_is_refused_and_changes_nothing(voc, finished_run):
+def test_train_into_an_existing_run_directory_is_refused_and_changes_nothing(voc, tiny,
+                                                                             finished_run):
     before = {p: p.stat().st_mtime_ns for p in finished_run.rglob("*") if p.is_file()}
-    refused = cli("train", "--data", voc.directory, *TINY, "--epochs", "1",
+    refused = cli("train", "--data", voc.directory, *tiny, "--epochs", "1",
                   "--run-dir", finished_run)  # fmt: skip
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines()[-1].startswith(f"error: {finished_run} already")
@@ -125,20 +132,20 @@ def test_a_killed_resolution_run_resumes_in_a_new_process_to_the_same_end(voc, t
     assert [row["epoch"] for row in read_csv(tmp_path / "killed" / "results.csv")] == [1, 2]
 
 
-def test_defective_voc_through_the_cli(tmp_path):
+def test_defective_voc_through_the_cli(tiny, tmp_path):
     fewer = write_defective_voc(tmp_path / "few", batch_size=4, fewer_than_batch=True)
-    done = cli("train", "--data", fewer.directory, *TINY, "--run-dir", tmp_path / "few-run")
+    done = cli("train", "--data", fewer.directory, *tiny, "--run-dir", tmp_path / "few-run")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == f"error: {fewer.error}"
     assert not (tmp_path / "few-run").exists()  # stopped before any model or run directory
 
     voc = write_defective_voc(tmp_path / "voc", batch_size=4)
-    strict = cli("train", "--data", voc.directory, *TINY, "--strict", "--run-dir", tmp_path / "s")
+    strict = cli("train", "--data", voc.directory, *tiny, "--strict", "--run-dir", tmp_path / "s")
     assert strict.returncode == 2
     assert strict.stderr.strip().splitlines()[-1] == f"error: {voc.strict_error}"
 
-    unknown = cli("train", "--data", voc.directory, *TINY[:-1], "dog,dog", "--run-dir",
-                  tmp_path / "u")  # fmt: skip (the last of TINY is the class list)
+    unknown = cli("train", "--data", voc.directory, *tiny[:-1], "dog,dog", "--run-dir",
+                  tmp_path / "u")  # fmt: skip (the last of `tiny` is the class list)
     assert unknown.returncode == 2 and "--classes" in unknown.stderr.splitlines()[-1]
 
 

@@ -1,6 +1,7 @@
 """The detection job: a run end to end, its files, resume after a crash."""
 
 import csv
+import dataclasses
 
 import keras
 import numpy as np
@@ -16,14 +17,16 @@ from training.detection.job import load_detector
 from training.detection.job import train_detection
 
 
-def _config(data, **overrides):
+def _config(data, weights, **overrides):
+    """A tiny run of the embedded recipe's kind: frozen backbone, warmup,
+    averaged weights, an evaluation every epoch."""
     values = dict(
         data=data, model="resolution", hinge_weight=1e-3,
         epochs=2, image_size=64, batch_size=4, learning_rate=1e-3,
-        final_learning_rate=1e-4, optimizer="adam", freeze_backbone=False,
+        final_learning_rate=1e-4, optimizer="adam", freeze_backbone=True, weights=weights,
         eval_every=1, train_split="train", eval_split="test",
-        classes=list(EMBEDDED_CLASSES), checkpoint_every=1,
-    )
+        classes=list(EMBEDDED_CLASSES), ema_momentum=0.5, warmup_epochs=1.0,
+    )  # fmt: skip
     values.update(overrides)
     return DetectionConfig(**values)
 
@@ -33,23 +36,24 @@ def _weights(path):
     return [np.asarray(w) for w in model.weights]
 
 
-@pytest.mark.parametrize(
-    "model",
-    ["baseline", pytest.param("resolution", marks=pytest.mark.slow)],
-)
-def test_run_writes_its_files_and_a_killed_run_resumes_to_the_same_end(
-    tiny_data, tmp_path, model, interrupt_after_batch
-):
-    """Baseline in CI; the Resolution PANet (slower to trace) with -m slow.
-    Both warm up and average their weights, as the embedded recipe does."""
-    averaging = dict(model=model, ema_momentum=0.5, warmup_epochs=1.0)
-    straight = train_detection(_config(tiny_data, **averaging), tmp_path / "straight", verbose=0)
-    run = RunDirectory(tmp_path / "straight")
+@pytest.fixture(scope="module", params=["baseline", pytest.param("resolution", marks=pytest.mark.slow)])
+def straight(request, tiny_data, backbone_weights, tmp_path_factory):
+    """A run trained without interruption: (its config, its directory, its
+    results). Baseline in CI; the Resolution PANet (slower to trace) with
+    -m slow."""
+    config = _config(tiny_data, backbone_weights, model=request.param)
+    run_dir = tmp_path_factory.mktemp("straight") / request.param
+    return config, run_dir, train_detection(config, run_dir, verbose=0)
+
+
+def test_a_run_writes_its_files(straight):
+    config, run_dir, _ = straight
+    run = RunDirectory(run_dir)
     for name in ("config.json", "results.csv", "last.keras", "best.keras",
                  "summary.txt", "results.json"):
         assert (run.path / name).exists(), name
     plots = ["losses.png", "map_and_complexity.png", "validation_detections.png"]
-    if model == "resolution":
+    if config.model == "resolution":
         plots.append("learned_sizes.png")
     for name in plots:
         assert (run.plots_dir / name).exists(), name
@@ -57,42 +61,51 @@ def test_run_writes_its_files_and_a_killed_run_resumes_to_the_same_end(
         rows = list(csv.DictReader(file))
     assert [row["epoch"] for row in rows] == ["1", "2"]
     keys = ["loss", "box_loss", "class_loss", "panet_complexity_area", "map50", "learning_rate"]
-    if model == "resolution":
+    if config.model == "resolution":
         keys.append("hinge_penalty")
     for key in keys:
         assert rows[-1][key] != "", key
     assert run.read_state().finished
 
+
+def test_results_are_the_averaged_weights_and_evaluate_gives_them_again(straight):
+    _, run_dir, results = straight
+    run = RunDirectory(run_dir)
+    # last.keras holds the training weights, the results are the averages'.
+    model = load_detector(run.last_checkpoint)
+    raw = [np.asarray(w) for w in model.trainable_weights]
+    with averaged_weights(model) as swapped:
+        assert swapped
+        averaged = [np.asarray(w) for w in model.trainable_weights]
+    assert any(not np.array_equal(a, b) for a, b in zip(raw, averaged))
+    again = evaluate_run(run.path, checkpoint="last", verbose=0)
+    assert again["map50"] == pytest.approx(results["map50"], abs=1e-6)
+
+
+def test_a_killed_run_resumes_to_the_same_end(straight, tmp_path, interrupt_after_batch):
+    """Killed after the checkpoint of batch 2 of epoch 2, resumed from it.
+    (It checkpoints every 2 batches, the straight run at epoch ends only:
+    how often a run is saved does not change what it learns.)"""
+    config, run_dir, results = straight
     crashed = tmp_path / "crashed"
-    interrupt_after_batch(lambda: train_detection(_config(tiny_data, **averaging), crashed, verbose=0))
+    config = dataclasses.replace(config, checkpoint_every=2)
+    interrupt_after_batch(lambda: train_detection(config, crashed, verbose=0))
     state = RunDirectory(crashed).read_state()
     assert (state.epochs_done, state.batches_done, state.finished) == (1, 2, False)
     resumed = train_detection(None, crashed, resume=True, verbose=0)
 
-    for a, b in zip(_weights(run.last_checkpoint), _weights(tmp_path / "crashed" / "last.keras")):
+    for a, b in zip(_weights(run_dir / "last.keras"), _weights(crashed / "last.keras")):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-    assert resumed["map50"] == pytest.approx(straight["map50"], abs=1e-6)
-    assert resumed["panet_complexity"] == pytest.approx(straight["panet_complexity"], rel=1e-5)
-
-    # last.keras holds the training weights, the results are the averages'.
-    model_ = load_detector(run.last_checkpoint)
-    raw = [np.asarray(w) for w in model_.trainable_weights]
-    with averaged_weights(model_) as swapped:
-        assert swapped
-        averaged = [np.asarray(w) for w in model_.trainable_weights]
-    assert any(not np.array_equal(a, b) for a, b in zip(raw, averaged))
-    again = evaluate_run(run.path, checkpoint="last", verbose=0)
-    assert again["map50"] == pytest.approx(straight["map50"], abs=1e-6)
+    assert resumed["map50"] == pytest.approx(results["map50"], abs=1e-6)
+    assert resumed["panet_complexity"] == pytest.approx(results["panet_complexity"], rel=1e-5)
 
 
-def test_the_same_run_twice_gives_the_same_weights_and_numbers(tiny_data, tmp_path):
+def test_the_same_run_twice_gives_the_same_weights_and_numbers(straight, tmp_path):
     """Seeds plus TensorFlow op determinism: bit-identical weights, equal mAP."""
-    config = _config(tiny_data, model="baseline", epochs=1, image_size=32, checkpoint_every=0)
-    first = train_detection(config, tmp_path / "first", verbose=0)
-    second = train_detection(config, tmp_path / "second", verbose=0)
-    for a, b in zip(_weights(tmp_path / "first" / "last.keras"),
-                    _weights(tmp_path / "second" / "last.keras")):  # fmt: skip
+    config, run_dir, results = straight
+    again = train_detection(config, tmp_path / "again", verbose=0)
+    for a, b in zip(_weights(run_dir / "last.keras"), _weights(tmp_path / "again" / "last.keras")):
         np.testing.assert_array_equal(a, b)
-    assert first["map50"] == second["map50"]
-    rows = [read_csv(tmp_path / name / "results.csv")[0] for name in ("first", "second")]
-    assert rows[0]["loss"] == rows[1]["loss"]
+    assert again["map50"] == results["map50"]
+    rows = [read_csv(path / "results.csv") for path in (run_dir, tmp_path / "again")]
+    assert [row["loss"] for row in rows[0]] == [row["loss"] for row in rows[1]]
