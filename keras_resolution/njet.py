@@ -194,10 +194,23 @@ class NJetConv2D(keras.layers.Layer):
     The filter sits on a fixed grid of half-width `M = f(max_sigma)`; taps
     outside the current half-width `f(sigma)` are exactly zero, so the
     output equals the exact `(2f + 1)^2` convolution while shapes stay
-    static (jit-compatible; the cost is that of a `(2M + 1)^2` kernel). The
-    half-width is detached, as in the official code: `s` gets its gradient
-    through the values of the basis (`dF/dsigma`, paper section 3.3), never
-    through the jumps of `f`.
+    static (jit-compatible). The half-width is detached, as in the official
+    code: `s` gets its gradient through the values of the basis
+    (`dF/dsigma`, paper section 3.3), never through the jumps of `f`.
+
+    `call` computes the same convolution basis-first. Each `G^{i,j}` is
+    separable and a zero-padded convolution is linear, so
+
+        x * K[..., o] = sum_{c, i+j<=N} alpha[f(i, j), c, o] (x_c * G^j(columns)) * G^i(rows)
+
+    (`*`: zero-padded cross-correlation): `N + 1` depthwise 1-D passes
+    along the width, `F` along the height, then the alphas as a 1x1
+    convolution over the `F C_in` maps. That is about `(N + 1 + F)(2 M +
+    1) C_in + F C_in C_out` multiply-adds per pixel instead of the full
+    kernel's `(2 M + 1)^2 C_in C_out`, and about `2 F C_in` more channels
+    per pixel kept for the backward pass. Only float rounding differs
+    from `ops.conv(x, kernel(), padding="same")` (tests); `kernel()` is
+    the filter itself (freezing, export).
 
     `s` is kept in `[log2 min_sigma, log2 max_sigma]` by a constraint that
     Keras optimizers apply after each update (the official code has no
@@ -374,9 +387,25 @@ class NJetConv2D(keras.layers.Layer):
         return 2 * self.half_width + 1
 
     # ---------------------------------------------------------------- forward
+    def basis(self):
+        """The 1-D basis `sigma^m G^m(x; sigma)`, `m = 0..N`, of the current
+        sigma (the official `Srf_layer_shared`'s steps, the paper's names in
+        the comments).
+
+        Returns:
+            Tensor `(N + 1, 2 M + 1)` in the dtype of `log2_sigma`, on the
+            fixed grid of half-width `M = max_half_width` and exactly zero
+            beyond the current half-width `f(sigma)`; differentiable in `s`.
+        """
+        # sigma = 2^scales
+        sigma = self.sigma()
+        # filtersize: f = ceil(k sigma + 0.5) (code) | ceil(k sigma) (paper), detached
+        half_width = ops.stop_gradient(filter_half_width(sigma, self.k, self.size_rule))
+        # G^m(x; sigma) sigma^m, m = 0..N (Eq. 2, scale-normalised), on |x| <= f
+        return gaussian_derivative_basis(sigma, self.order, half_width, self.max_half_width)
+
     def kernel(self):
-        """The current filter `F`, the official `Srf_layer_shared`'s steps
-        (the paper's names in the comments).
+        """The current filter `F` (the filter that `call` applies).
 
         Returns:
             Tensor `(2 M + 1, 2 M + 1, channels, filters)` in the compute
@@ -384,27 +413,40 @@ class NJetConv2D(keras.layers.Layer):
             exactly zero beyond the current half-width `f(sigma)`;
             differentiable in `s` and `alphas`.
         """
-        # sigma = 2^scales
-        sigma = self.sigma()
-        # filtersize: f = ceil(k sigma + 0.5) (code) | ceil(k sigma) (paper), detached
-        half_width = ops.stop_gradient(filter_half_width(sigma, self.k, self.size_rule))
-        # G^m(x; sigma) sigma^m, m = 0..N (Eq. 2, scale-normalised), on |x| <= f
-        basis = gaussian_derivative_basis(sigma, self.order, half_width, self.max_half_width)
         # G^{i,j}(x, y; sigma) = G^i(x) G^j(y), i + j <= N (Eq. 3)
-        basis = ops.cast(gaussian_derivative_basis_2d(basis, self.order), self.compute_dtype)
+        basis = ops.cast(gaussian_derivative_basis_2d(self.basis(), self.order), self.compute_dtype)
         # F(x, y, c; sigma) = sum_{i+j<=N} alpha_{i,j,c} G^{i,j}(x, y; sigma) (Eq. 5)
         return ops.einsum("fhw,fco->hwco", basis, self.alphas)
 
+    def _basis_first_conv(self, x):
+        """`ops.conv(x, self.kernel(), padding="same")` of a channels-last
+        `x`, computed basis-first (class docstring; `*`: zero-padded
+        cross-correlation)."""
+        channels, orders = x.shape[-1], basis_orders(self.order)
+        # G^m(x; sigma) sigma^m, m = 0..N (Eq. 2), as columns: (2 M + 1, N + 1)
+        g = ops.transpose(ops.cast(self.basis(), self.compute_dtype))
+        # x_c * G^j along the columns (width), j = 0..N: channel (N + 1) c + j
+        x = ops.depthwise_conv(x, ops.tile(g[None, :, None], (1, 1, channels, 1)), padding="same")
+        # The G^j of each G^{i,j}, in basis_orders' order f: channel F c + f
+        x = ops.take(x, [(self.order + 1) * c + j for c in range(channels) for _, j in orders], -1)
+        # The G^i of each G^{i,j}: (2 M + 1, F)
+        rows = ops.take(g, [i for i, _ in orders], axis=1)
+        # x_c * G^{i,j} = (x_c * G^j along the columns) * G^i along the rows (height) (Eq. 3)
+        x = ops.depthwise_conv(x, ops.tile(rows, (1, channels))[:, None, :, None], padding="same")
+        # x * F_o = sum_{c, i+j<=N} alpha_{i,j,c,o} (x_c * G^{i,j}) (Eq. 5): a 1x1 convolution
+        alphas = ops.reshape(ops.transpose(self.alphas, (1, 0, 2)), (1, 1, -1, self.filters))
+        return ops.conv(x, alphas)
+
     def call(self, inputs, training=None):
         """The official `Srf_layer_shared.forward`: safe subsampling, then the
-        convolution with `kernel()`."""
+        convolution with `kernel()`, computed basis-first."""
         # data = safe_sample(data, sigma): s_bar = the size sigma permits
         x = inputs if self.safe_subsample is None else self.safe_subsample(inputs, training=training)
         channels_first = self.data_format == "channels_first"
         if channels_first:  # TensorFlow's CPU convolution takes NHWC only
             x = ops.transpose(x, (0, 2, 3, 1))
         # conv2d(data, F, stride 1, zero padding f): taps beyond f are 0
-        outputs = ops.conv(x, self.kernel(), padding="same")
+        outputs = self._basis_first_conv(x)
         if self.bias is not None:
             outputs = outputs + self.bias
         return ops.transpose(outputs, (0, 3, 1, 2)) if channels_first else outputs

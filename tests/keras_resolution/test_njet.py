@@ -1,8 +1,10 @@
 """keras_resolution.NJetConv2D and gaussian_derivative_basis (issue 12, item 1):
 the 1-D basis against SciPy's Gaussian derivative kernels, the 2-D basis,
 the masked maximal-grid convolution against the exact-size one (SciPy
-correlation), dL/ds against finite differences, the extent tables of both
-rules, configs and saving, the optimizer factor, bad arguments."""
+correlation), dL/ds against finite differences, the basis-first forward
+(output and gradients) against the full-kernel convolution, the extent
+tables of both rules, configs and saving, the optimizer factor, bad
+arguments."""
 
 import json
 import math
@@ -204,6 +206,108 @@ def test_gradients_are_finite_at_the_smallest_sigma_on_the_largest_grid():
     grads = tape.gradient(loss, [layer.log2_sigma.value, layer.alphas.value])
     assert all(np.isfinite(g.numpy()).all() for g in grads)
     assert grads[0].numpy()[0] != 0.0
+
+
+# ------------------------------------------------- the basis-first forward
+
+
+def full_kernel_output(layer, x):
+    """The layer's output as the official code computes it: one `ops.conv`
+    with the full filter `kernel()` (what `call` computed before it went
+    basis-first), after the safe subsampling, with the bias."""
+    if layer.safe_subsample is not None:
+        x = layer.safe_subsample(x)
+    channels_first = layer.data_format == "channels_first"
+    if channels_first:
+        x = keras.ops.transpose(x, (0, 2, 3, 1))
+    y = keras.ops.conv(x, layer.kernel(), padding="same")
+    if layer.bias is not None:
+        y = y + layer.bias
+    return keras.ops.transpose(y, (0, 3, 1, 2)) if channels_first else y
+
+
+def njet_case(order, log2_sigma, data_format, shape, dtype="float32", **kwargs):
+    """A layer with 5 filters, built for `shape` (channels last) with random
+    alphas and bias, and a random input of that shape in `data_format`."""
+    layer = NJetConv2D(5, order=order, init_log2_sigma=log2_sigma, use_bias=True,
+                       data_format=data_format, dtype=dtype, **kwargs)
+    x = random(shape, seed=3, dtype=dtype)
+    if data_format == "channels_first":
+        x = np.transpose(x, (0, 3, 1, 2))
+    layer.build(x.shape)
+    layer.alphas.assign(random(layer.alphas.shape, seed=1, dtype=dtype))
+    layer.bias.assign(random(layer.bias.shape, seed=2, dtype=dtype))
+    return layer, x
+
+
+# s = -2 (sigma = 1/4, the smallest: half-width 1), 0.3 (half-width 3), 1.3
+# (6) and 2 (sigma = 4, the largest: half-width 9, the grid's); maps of odd
+# and even sizes, smaller than the 19x19 grid.
+SIGMAS = (-2.0, 0.3, 1.3, 2.0)
+SHAPES = ((2, 11, 8, 3), (1, 6, 13, 3))
+
+
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("order", [0, 1, 2, 3])
+def test_basis_first_output_equals_the_full_kernel_convolution(order, data_format):
+    half_widths = []
+    for log2_sigma in SIGMAS:
+        for shape in SHAPES:
+            layer, x = njet_case(order, log2_sigma, data_format, shape)
+            y, expected = numpy(layer(x)), numpy(full_kernel_output(layer, x))
+            assert y.shape == expected.shape == layer.compute_output_shape(x.shape)
+            error = np.max(np.abs(y - expected)) / np.max(np.abs(expected))
+            assert error < 1e-5, (log2_sigma, shape, error)
+        half_widths.append(layer.half_width)
+    assert half_widths == [1, 3, 6, 9] and layer.max_half_width == 9
+
+
+def test_basis_first_output_after_safe_subsampling():
+    # sigma a hair below 3 (r = 4, code rule): 20x17 -> int(20 / 2) x int(17 / 2).
+    layer, x = njet_case(2, math.log2(3.0) - 1e-6, "channels_last", (2, 20, 17, 3),
+                         safe_subsample=kr.SafeSubsample(rule="code"))
+    y, expected = numpy(layer(x)), numpy(full_kernel_output(layer, x))
+    assert y.shape == expected.shape == (2, 10, 8, 5)
+    assert np.max(np.abs(y - expected)) / np.max(np.abs(expected)) < 1e-5
+
+
+@pytest.mark.parametrize(
+    "order, log2_sigma, data_format",
+    [(0, 0.3, "channels_last"), (1, -1.0, "channels_first"), (2, 1.3, "channels_last"),
+     (3, 0.3, "channels_first"), (3, 1.9, "channels_last")],
+)
+def test_basis_first_gradients_equal_the_full_kernel_ones(order, log2_sigma, data_format):
+    """dL/dx, dL/dalphas, dL/ds and dL/dbias of the basis-first forward are
+    those of the full-kernel convolution, in float64 to rounding and in
+    float32 to 1e-5 of their scale; dL/ds is also central finite
+    differences of the basis-first forward (float64)."""
+    for dtype, tolerance in (("float32", 1e-5), ("float64", 1e-12)):
+        layer, x = njet_case(order, log2_sigma, data_format, (2, 9, 12, 3), dtype)
+        x = tf.constant(x)
+        target = random(layer.compute_output_shape(x.shape), seed=4, dtype=dtype)
+        variables = [x, layer.alphas.value, layer.log2_sigma.value, layer.bias.value]
+
+        def loss_of(forward):
+            return tf.reduce_sum((forward(x) - target) ** 2)
+
+        gradients = []
+        for forward in (layer, lambda x: full_kernel_output(layer, x)):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = loss_of(forward)
+            gradients.append([g.numpy() for g in tape.gradient(loss, variables)])
+        for name, got, expected in zip(("x", "alphas", "log2_sigma", "bias"), *gradients):
+            error = np.max(np.abs(got - expected)) / np.max(np.abs(expected))
+            assert error < tolerance, (dtype, name, error)
+    # The float64 layer: finite differences at a fixed half-width.
+    half_width, eps, values = layer.half_width, 1e-5, []
+    for s in (log2_sigma + eps, log2_sigma - eps):
+        layer.log2_sigma.assign([s])
+        assert layer.half_width == half_width
+        values.append(float(loss_of(layer)))
+    expected = (values[0] - values[1]) / (2 * eps)
+    gradient = float(gradients[0][2][0])
+    assert abs(expected) > 1e-1 and abs(gradient - expected) <= 1e-6 * abs(expected)
 
 
 # ------------------------------------------------------------- size tables
