@@ -14,9 +14,14 @@ sigma, no bias), on a fixed random (batch, H, W, C_in) float32 batch:
 A step is the forward pass and the backward pass with the gradients with
 respect to the input, the alphas and log2_sigma (a fixed random output
 gradient), inside a `tf.function`: what one training step asks of the
-layer, without the optimizer update. Before timing, the two steps' outputs
-and gradients are compared (max difference relative to each tensor's
-largest value; an error above 1e-4). Timing protocol of `_common.py`:
+layer, without the optimizer update. The alphas are drawn from N(0, 1),
+the layer's initializer, with a fixed seed. Before timing, the two steps'
+outputs and gradients are compared: max difference relative to each
+tensor's largest value, an error above 1e-4 for the output and the
+gradients of x and the alphas, above 1e-2 for that of log2_sigma (one
+float32 sum over every pixel and channel pair, whose terms cancel: its
+rounding relative to its value grows when the sum is small). Timing
+protocol of `_common.py`:
 traced and warmed up first, then `--repeats` interleaved rounds; a
 contender's time is its median, the ratio basis-first / full the median of
 per-round ratios. Also printed: the ratio of forward multiply-adds per
@@ -52,6 +57,8 @@ DEFAULT_CASES = (
     "64:64:32:4:2,64:64:32:4:3,3:4:32:4:3,4:4:32:4:3,32:32:32:4:3,16:16:32:2:3,16:16:32:1:3"
 )
 CONTENDERS = ("full", "basis_first")
+# Largest relative difference allowed between the two, per step output.
+TOLERANCES = {"y": 1e-4, "dx": 1e-4, "dalphas": 1e-4, "dlog2_sigma": 1e-2}
 
 
 def parse_cases(text):
@@ -82,6 +89,7 @@ def run_case(case, args):
     x = tf.constant(rng.standard_normal((args.batch, size, size, c_in), np.float32))
     g = tf.constant(rng.standard_normal((args.batch, size, size, c_out), np.float32))
     layer.build(x.shape)
+    layer.alphas.assign(rng.standard_normal(layer.alphas.shape).astype(np.float32))
     forwards = {
         "full": lambda x: ops.conv(x, layer.kernel(), padding="same"),
         "basis_first": layer,
@@ -100,12 +108,15 @@ def run_case(case, args):
 
     steps = {name: training_step(forwards[name]) for name in CONTENDERS}
     results = {name: [t.numpy() for t in step(x, g)] for name, step in steps.items()}
-    difference = max(
-        np.max(np.abs(a - b)) / np.max(np.abs(b))
-        for a, b in zip(results["basis_first"], results["full"])
-    )
-    if difference > 1e-4:
-        raise AssertionError(f"{case}: basis-first differs from the full kernel: {difference:.1e}")
+    differences = {
+        name: np.max(np.abs(a - b)) / np.max(np.abs(b))
+        for name, a, b in zip(TOLERANCES, results["basis_first"], results["full"])
+    }
+    for name, difference in differences.items():
+        if difference > TOLERANCES[name]:
+            raise AssertionError(
+                f"{case}: basis-first differs from the full kernel in {name}: {difference:.1e}"
+            )
     contenders = {name: (lambda s=step: s(x, g)) for name, step in steps.items()}
     samples = _common.interleaved_timing(contenders, args.repeats, args.inner, args.warmup)
     basis, full = multiply_adds(layer, c_in)
@@ -114,7 +125,8 @@ def run_case(case, args):
         f"| {c_in} | {c_out} | {size} | {max_sigma:g} ({grid}x{grid}) | {order} | "
         f"{_common.median(samples['full']):.1f} | {_common.median(samples['basis_first']):.1f} | "
         f"**{_common.paired_ratio(samples, 'basis_first', 'full'):.3f}** | {basis / full:.3f} | "
-        f"{difference:.1e} |",
+        f"{max(differences['y'], differences['dx'], differences['dalphas']):.1e} | "
+        f"{differences['dlog2_sigma']:.1e} |",
         flush=True,
     )
 
@@ -137,8 +149,9 @@ def main():
     _common.print_machine_details()
     print()
     print("| C_in | C_out | H=W | max_sigma (grid) | order | full ms | basis-first ms | "
-          "basis-first / full (paired) | forward multiply-adds ratio | max rel. diff |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "basis-first / full (paired) | forward multiply-adds ratio | "
+          "max rel. diff y, dx, dalphas | rel. diff dlog2_sigma |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for case in args.cases:
         run_case(case, args)
     print(f"\nload average at the end (1, 5, 15 min): {_common.load_average()}")
