@@ -203,14 +203,17 @@ class NJetConv2D(keras.layers.Layer):
 
         x * K[..., o] = sum_{c, i+j<=N} alpha[f(i, j), c, o] (x_c * G^j(columns)) * G^i(rows)
 
-    (`*`: zero-padded cross-correlation): `N + 1` depthwise 1-D passes
-    along the width, `F` along the height, then the alphas as a 1x1
-    convolution over the `F C_in` maps. That is about `(N + 1 + F)(2 M +
-    1) C_in + F C_in C_out` multiply-adds per pixel instead of the full
-    kernel's `(2 M + 1)^2 C_in C_out`, and about `2 F C_in` more channels
-    per pixel kept for the backward pass. Only float rounding differs
-    from `ops.conv(x, kernel(), padding="same")` (tests); `kernel()` is
-    the filter itself (freezing, export).
+    (`*`: zero-padded cross-correlation): for each input channel and each
+    basis filter, a depthwise 1-D pass along the width and one along the
+    height, then the alphas as a 1x1 convolution over the `F C_in` maps.
+    That is `2 F (2 M + 1) C_in + F C_in C_out` multiply-adds per pixel
+    instead of the full kernel's `(2 M + 1)^2 C_in C_out`, and about
+    `2 F C_in` more channels per pixel kept for the backward pass. (Only
+    `N + 1` width passes are distinct; sharing them needs a gather of the
+    `F C_in` maps, slower on TensorFlow's CPU than the passes it saves;
+    BENCHMARKS.md.) Only float rounding differs from `ops.conv(x,
+    kernel(), padding="same")` (tests); `kernel()` is the filter itself
+    (freezing, export).
 
     `s` is kept in `[log2 min_sigma, log2 max_sigma]` by a constraint that
     Keras optimizers apply after each update (the official code has no
@@ -425,14 +428,13 @@ class NJetConv2D(keras.layers.Layer):
         channels, orders = x.shape[-1], basis_orders(self.order)
         # G^m(x; sigma) sigma^m, m = 0..N (Eq. 2), as columns: (2 M + 1, N + 1)
         g = ops.transpose(ops.cast(self.basis(), self.compute_dtype))
-        # x_c * G^j along the columns (width), j = 0..N: channel (N + 1) c + j
-        x = ops.depthwise_conv(x, ops.tile(g[None, :, None], (1, 1, channels, 1)), padding="same")
-        # The G^j of each G^{i,j}, in basis_orders' order f: channel F c + f
-        x = ops.take(x, [(self.order + 1) * c + j for c in range(channels) for _, j in orders], -1)
-        # The G^i of each G^{i,j}: (2 M + 1, F)
-        rows = ops.take(g, [i for i, _ in orders], axis=1)
+        # G^i and G^j of each G^{i,j} (f in basis_orders' order) for each channel c: F c + f
+        g_i = ops.tile(ops.take(g, [i for i, _ in orders], axis=1), (1, channels))
+        g_j = ops.tile(ops.take(g, [j for _, j in orders], axis=1), (1, channels))
+        # x_c * G^j along the columns (width), for each G^{i,j}: channel F c + f
+        x = ops.depthwise_conv(x, ops.reshape(g_j, (1, -1, channels, len(orders))), padding="same")
         # x_c * G^{i,j} = (x_c * G^j along the columns) * G^i along the rows (height) (Eq. 3)
-        x = ops.depthwise_conv(x, ops.tile(rows, (1, channels))[:, None, :, None], padding="same")
+        x = ops.depthwise_conv(x, g_i[:, None, :, None], padding="same")
         # x * F_o = sum_{c, i+j<=N} alpha_{i,j,c,o} (x_c * G^{i,j}) (Eq. 5): a 1x1 convolution
         alphas = ops.reshape(ops.transpose(self.alphas, (1, 0, 2)), (1, 1, -1, self.filters))
         return ops.conv(x, alphas)
