@@ -7,9 +7,9 @@ sigma, no bias), on a fixed random (batch, H, W, C_in) float32 batch:
 * `full`: `ops.conv(x, layer.kernel(), padding="same")`, one convolution
   with the full (2M + 1)^2 filter on the fixed grid (`call` before it went
   basis-first, and the official code's `F.conv2d`);
-* `basis_first`: `layer(x)`, N + 1 depthwise 1-D passes along the width,
-  F = (N + 1)(N + 2) / 2 along the height, then the alphas as a 1x1
-  convolution.
+* `basis_first`: `layer(x)`: for each input channel and each of the
+  F = (N + 1)(N + 2) / 2 basis filters, a depthwise 1-D pass along the
+  width and one along the height, then the alphas as a 1x1 convolution.
 
 A step is the forward pass and the backward pass with the gradients with
 respect to the input, the alphas and log2_sigma (a fixed random output
@@ -25,8 +25,7 @@ protocol of `_common.py`:
 traced and warmed up first, then `--repeats` interleaved rounds; a
 contender's time is its median, the ratio basis-first / full the median of
 per-round ratios. Also printed: the ratio of forward multiply-adds per
-pixel, `(N + 1 + F)(2M + 1) C_in + F C_in C_out` over `(2M + 1)^2 C_in
-C_out`.
+pixel, `2 F (2M + 1) C_in + F C_in C_out` over `(2M + 1)^2 C_in C_out`.
 
 Default settings (C_in:C_out:H=W:max_sigma:order): a ResNet-18 stage-1
 layer at width 64 (the CIFAR schedule) at order 2 and 3; the stem, stage 1
@@ -77,8 +76,8 @@ def parse_cases(text):
 
 def multiply_adds(layer, c_in):
     """Forward multiply-adds per pixel: (basis-first, full kernel)."""
-    size, n, f = 2 * layer.max_half_width + 1, layer.order + 1, layer.num_basis
-    return (n + f) * size * c_in + f * c_in * layer.filters, size * size * c_in * layer.filters
+    size, f = 2 * layer.max_half_width + 1, layer.num_basis
+    return 2 * f * size * c_in + f * c_in * layer.filters, size * size * c_in * layer.filters
 
 
 def run_case(case, args):
