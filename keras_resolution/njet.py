@@ -256,7 +256,7 @@ class NJetConv2D(keras.layers.Layer):
     Example:
 
     >>> layer = NJetConv2D(8, order=2)
-    >>> layer(keras.ops.ones((1, 16, 16, 3))).shape, layer.kernel_size
+    >>> tuple(layer(keras.ops.ones((1, 16, 16, 3))).shape), layer.kernel_size
     ((1, 16, 16, 8), 7)
     """
 
