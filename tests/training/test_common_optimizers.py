@@ -61,3 +61,26 @@ def test_runs_recorded_before_averaging_resume_as_they_started():
     config = resolve_config(config_of_run(older))
     assert (config.warmup_epochs, config.ema_momentum, config.weights) == (0.0, 0.0, "random")
     assert config_of_run(vars(recorded)) == recorded
+
+
+def test_leaving_averaged_weights_restores_the_sizes_the_averaged_pass_recorded():
+    import keras_resolution as kr
+    from training.common.run_loop import averaged_weights
+
+    # Two Resolution layers: the second records the size the first gives it.
+    inputs = keras.Input((12, 12, 1))
+    first = kr.ResolutionLayer([1.0, 1.0], name="first")
+    second = kr.ResolutionLayer([1.0, 1.0], name="second")
+    model = keras.Model(inputs, second(first(inputs)))
+    model.compile(kr.ResolutionAdam(1e-3, use_ema=True, ema_overwrite_at_fit_end=False), "mse")
+    x = np.ones((2, 12, 12, 1), "float32")
+    model.fit(x, np.ones((2, 12, 12, 1), "float32"), verbose=0)
+    first.scale.assign([0.5, 0.5])  # raw weights: 6 x 6 into the second layer
+    model.predict(x, verbose=0)
+    assert np.asarray(second.input_size).tolist() == [6, 6]
+    with averaged_weights(model) as swapped:
+        assert swapped  # the averages hold scale ~1: 12 x 12
+        model.predict(x, verbose=0)
+        assert np.asarray(second.input_size).tolist() == [12, 12]
+    assert np.asarray(second.input_size).tolist() == [6, 6]
+    assert second.output_sizes == (6, 6)

@@ -223,13 +223,21 @@ def run_experiment(experiment, run_dir, resume=False, verbose=1):
 @contextlib.contextmanager
 def averaged_weights(model):
     """Within the block, the model holds its weights' moving averages (when
-    its optimizer keeps them; otherwise nothing changes)."""
+    its optimizer keeps them; otherwise nothing changes).
+
+    On leaving, the model is as it was on entering: the trained weights
+    come back, and so do the non-trainable variables a forward pass of the
+    averaged model rewrites (a Resolution layer's recorded `input_size`
+    follows the sizes of the averaged layers before it)."""
     swapped = swap_average_weights(model.optimizer) if model.optimizer else False
+    kept = [keras.ops.copy(v.value) for v in model.non_trainable_variables] if swapped else []
     try:
         yield swapped
     finally:
         if swapped:
             swap_average_weights(model.optimizer)
+            for variable, value in zip(model.non_trainable_variables, kept):
+                variable.assign(value)
 
 
 def evaluated_weights(model, checkpoint):
