@@ -94,3 +94,22 @@ def test_a_sweep_continues_with_the_same_settings_and_refuses_others(tmp_path):
     claim_sweep(tmp_path, {"seeds": [0, 1]})  # the same sweep: continue
     with pytest.raises(FileExistsError, match="other settings"):
         claim_sweep(tmp_path, {"seeds": [0, 2]})
+
+
+def test_atomic_write_gives_the_umask_permissions_and_keeps_keras_suffixes(tmp_path):
+    seen = []
+
+    def writer(temporary):
+        seen.append(os.path.basename(temporary))
+        with open(temporary, "w") as file:
+            file.write("x")
+
+    mask = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "backbone-1a2b.weights.h5", writer)
+        atomic_write(tmp_path / "best.keras", writer)
+    finally:
+        os.umask(mask)
+    assert seen[0].endswith(".weights.h5") and seen[1].endswith(".keras")
+    for name in ("backbone-1a2b.weights.h5", "best.keras"):
+        assert os.stat(tmp_path / name).st_mode & 0o777 == 0o644, name

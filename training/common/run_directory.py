@@ -34,8 +34,19 @@ import tempfile
 
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path, write_to):
     """Calls `write_to(temporary_path)` then renames it to `path`.
+
+    The temporary file sits beside `path` and ends with the same suffixes
+    (Keras wants `.keras` or `.weights.h5`); the file gets the permissions a
+    plain `open(path, "w")` would give (the umask's), not the private ones
+    of a temporary file.
 
     Args:
         path: Final path.
@@ -43,12 +54,12 @@ def atomic_write(path, write_to):
     """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent
-    )
+    suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".weights.h5") else path.suffix
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", suffix=suffix, dir=path.parent)
     os.close(handle)
     try:
         write_to(temporary)
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

@@ -28,14 +28,13 @@ From the shell: `python -m training pretrain-backbone`.
 import dataclasses
 import hashlib
 import json
-import os
 import pathlib
 import sys
-import tempfile
 import time
 
 import numpy as np
 
+from training.common.run_directory import atomic_write
 from training.detection.data import embedded
 
 # Bump when the crops drawn for a recipe change; part of every recipe's hash
@@ -172,7 +171,7 @@ def ensure_pretrained_backbone(recipe=None, cache_dir=None, verbose=1, force=Fal
     backbone, metrics = train_backbone(recipe, verbose=verbose)
     seconds = time.perf_counter() - start
     weights_path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_save_weights(backbone, weights_path)
+    atomic_write(weights_path, backbone.save_weights)
     from training.common.run_directory import atomic_write_json
 
     atomic_write_json(sidecar_path, {
@@ -327,24 +326,6 @@ def train_backbone(recipe, verbose=1):
         "val_accuracy": round(float(val_accuracy), 4),
     }
     return backbone, metrics
-
-
-def _atomic_save_weights(backbone, path):
-    """`backbone.save_weights(path)`, through a temporary file and a rename.
-
-    Keras wants the `.weights.h5` ending, which `atomic_write`'s temporary
-    name (the last suffix only) does not keep; hence this variant.
-    """
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}-", suffix=".weights.h5", dir=path.parent
-    )
-    os.close(handle)
-    try:
-        backbone.save_weights(temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def _file_sha256(path):
