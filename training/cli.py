@@ -308,6 +308,12 @@ def build_parser():
                                  "and 95%% confidence intervals over them")
     figure3.add_argument("--sweep-dir", default="runs/figure3",
                          help="the same command again continues the sweep there")
+    figure3.add_argument("--report-only", action="store_true",
+                         help="train and write nothing: print the summary of the runs finished "
+                              "so far, from the sweep directory's results.csv (the other "
+                              "options are not used)")
+    figure3.add_argument("--plot", metavar="PNG",
+                         help="with --report-only: also draw the finished runs to this file")
     layout = _parser(commands, "layout",
                      "the PANet layout detection runs learned, against a baseline run")
     layout.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", help="detection run directories")
@@ -456,8 +462,15 @@ def _sweep(args, verbose):
         return run_family(_detection_config(args), args.caps, args.seeds, args.sweep_dir,
                           verbose=verbose, report_only=args.report_only,
                           latency_rounds=args.latency_rounds)
+    from training.classification.figure3 import report_figure3
     from training.classification.figure3 import run_figure3
 
+    if args.plot is not None and not args.report_only:
+        raise ValueError("--plot applies to --report-only (a sweep that trains draws "
+                         "plots/figure3.png in its directory).")
+    if args.report_only:
+        print(report_figure3(args.sweep_dir, args.plot))
+        return None
     specs = [spec.strip() for spec in args.data.split(",") if spec.strip()]
     options = {name: getattr(args, name) for name in CLASSIFICATION_OPTIONS if name != "seed"}
     return run_figure3(specs, args.sweep_dir, targets=args.targets, transforms=args.transforms,

@@ -127,6 +127,24 @@ def test_sweep_over_seeds_writes_one_row_per_run_and_a_summary_per_budget(
     assert main(common + ["--seeds", "0", "1"]) == 2
     assert "other settings" in capsys.readouterr().err
 
+    # The per-seed table: fixed 0.4 + 0.1 seed, dct 0.05 + 0.02 seed above it.
+    assert [line.split() for line in text.splitlines() if line.startswith("embedded-radio")][-2:] == [
+        ["embedded-radio", "fixed", "-", "40.0", "50.0", "60.0"],
+        ["embedded-radio", "dct", "1", "45.0", "(+5.0)", "57.0", "(+7.0)", "69.0", "(+9.0)"]]
+    # --report-only prints summary.txt from results.csv and writes nothing.
+    files = sorted((p.name, p.stat().st_mtime_ns) for p in sweep_dir.rglob("*"))
+    assert main(["sweep", "figure3", "--sweep-dir", str(sweep_dir), "--report-only"]) == 0
+    assert capsys.readouterr().out == f"{sweep_dir}: 6 runs finished\n\n{text}\n"
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in sweep_dir.rglob("*")) == files
+    assert main(["sweep", "figure3", "--sweep-dir", str(sweep_dir), "--report-only",
+                 "--plot", str(tmp_path / "again.png")]) == 0
+    assert (tmp_path / "again.png").stat().st_size > 10_000
+    assert main(["sweep", "figure3", "--sweep-dir", str(sweep_dir),
+                 "--plot", str(tmp_path / "no.png")]) == 2
+    assert "--plot applies to --report-only" in capsys.readouterr().err
+    assert main(["sweep", "figure3", "--sweep-dir", str(tmp_path), "--report-only"]) == 2
+    assert "not a Figure 3 sweep directory" in capsys.readouterr().err
+
 
 def test_seed_alone_is_a_one_seed_sweep_and_repeated_seeds_are_refused(
         tmp_path, monkeypatch, capsys):

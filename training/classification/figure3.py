@@ -29,7 +29,8 @@ own under the sweep directory:
         sweep.json               the sweep's settings
         results.csv              one row per finished run (model and seed)
         summary.csv              one row per (data, transform, p*): statistics over seeds
-        summary.txt              the same as a table (as printed), then how to read it
+        summary.txt              the same as a table (as printed), every run's
+                                 accuracy per seed, then how to read them
         plots/figure3.png        accuracy against realised complexity, and the
                                  paired differences from the fixed baseline;
                                  error bars = 95% confidence intervals
@@ -79,12 +80,14 @@ from training.classification.data import load_dataset
 from keras_resolution.applications.classifiers import budget_reference
 from training.classification.plots import plot_figure3
 from training.common.tables import format_table
+from training.common.tables import seed_cells
 from training.classification.job import run_classification
 from training.common.run_directory import RunDirectory
 from training.common.run_directory import atomic_write_csv
 from training.common.run_directory import atomic_write_json
 from training.common.run_directory import atomic_write_text
 from training.common.run_directory import claim_sweep
+from training.common.run_directory import read_csv
 from training.common.run_directory import read_json
 from training.common.statistics import estimate_columns
 from training.common.statistics import estimate_from_columns
@@ -326,10 +329,78 @@ def format_summary(summary):
     return format_table(cells, SUMMARY_COLUMNS)
 
 
+def format_per_seed(rows):
+    """Test accuracy of every run: one row per (data, transform, p*), one
+    column per seed, with the difference from the fixed baseline's run of
+    the same data and seed in brackets (the pairs behind `summarise`'s
+    paired interval).
+
+    Example:
+
+    >>> print(format_per_seed([
+    ...     dict(data="d", transform="fixed", target_budget=None, seed=0, test_accuracy=0.84),
+    ...     dict(data="d", transform="dct", target_budget=0.5, seed=0, test_accuracy=0.886),
+    ...     dict(data="d", transform="dct", target_budget=0.5, seed=1, test_accuracy=0.938)]))
+    test accuracy % per seed (points from the fixed baseline's run of the same seed)
+    data  transform  p*   seed 0       seed 1
+    ----  ---------  ---  -----------  ------
+    d     fixed      -    84.0         -
+    d     dct        0.5  88.6 (+4.6)  93.8
+    """
+    groups = {}
+    for row in rows:
+        key = (row["data"], row["transform"], row["target_budget"])
+        groups.setdefault(key, {})[row["seed"]] = row["test_accuracy"]
+    seeds = sorted({seed for by_seed in groups.values() for seed in by_seed})
+    cells = [{"data": data, "transform": transform, "p*": target,
+              **seed_cells(dict(sorted(by_seed.items())),
+                           None if transform == "fixed" else groups.get((data, "fixed", None)))}
+             for (data, transform, target), by_seed in groups.items()]
+    return ("test accuracy % per seed (points from the fixed baseline's run of the same seed)\n"
+            + format_table(cells, ["data", "transform", "p*"] + [f"seed {s}" for s in seeds]))
+
+
+def figure3_text(rows):
+    """The report of the runs `rows` (as in `results.csv`), as printed and
+    saved in summary.txt: the statistics, the accuracy per seed, the note."""
+    return "\n\n".join([format_summary(summarise(rows)), format_per_seed(rows),
+                        STATISTICS_NOTE]) + "\n"
+
+
+def report_figure3(sweep_dir, plot=None):
+    """The report of a sweep's finished runs, from its `results.csv`, writing
+    nothing (but the plot, if asked): what `sweep figure3 --report-only`
+    prints.
+
+    Args:
+        sweep_dir: A Figure 3 sweep directory.
+        plot: A PNG path to draw the finished runs to, or None.
+
+    Returns:
+        The text of `figure3_text`, under a line naming the sweep and its
+        number of finished runs.
+
+    Raises:
+        ValueError: naming the directory, if it holds no Figure 3 sweep or
+            no finished run.
+    """
+    sweep = RunDirectory(sweep_dir)
+    path = sweep.path / "sweep.json"
+    if not path.exists() or read_json(path).get("sweep") != "figure3":
+        raise ValueError(f"{sweep.path}: not a Figure 3 sweep directory (no figure3 sweep.json).")
+    rows = read_csv(sweep.results_csv)
+    if not rows:
+        raise ValueError(f"{sweep.results_csv}: no finished run yet.")
+    if plot is not None:
+        plot_figure3(summarise(rows), plot, rows)
+    runs = len({row["run_dir"] for row in rows})  # MSNet gives a row per threshold
+    return f"{sweep.path}: {runs} runs finished\n\n" + figure3_text(rows)
+
+
 def _write_outputs(sweep, rows):
     """results.csv, summary.csv, summary.txt and the plot, from the rows so far."""
     summary = summarise(rows)
-    text = format_summary(summary) + "\n\n" + STATISTICS_NOTE + "\n"
+    text = figure3_text(rows)
     atomic_write_csv(sweep.results_csv, rows)
     atomic_write_csv(sweep.path / "summary.csv", summary)
     atomic_write_text(sweep.path / "summary.txt", text)

@@ -63,3 +63,31 @@ def format_mapping(mapping, title="Results"):
             if not isinstance(value, (dict, list))]
     table = format_table(rows, ["key", "value"]).splitlines()[2:]
     return "\n".join([title, "-" * len(title), *table])
+
+
+def seed_cells(by_seed, reference=None, scale=100.0):
+    """The cells of one row of a per-seed table: `"seed <s>"` -> the value
+    (times `scale`, one decimal), followed in brackets by its difference
+    from `reference`'s value of the same seed where there is one: the
+    pairs behind a paired interval.
+
+    Args:
+        by_seed: `{seed: value}`.
+        reference: `{seed: value}` of the reference model, or None.
+        scale: Factor for the text (100: fractions shown in points).
+
+    Returns:
+        Dict of cells, for `format_table`.
+
+    Example:
+
+    >>> seed_cells({0: 0.537, 2: 0.56}, {0: 0.59, 1: 0.58})
+    {'seed 0': '53.7 (-5.3)', 'seed 2': '56.0'}
+    """
+    cells = {}
+    for seed, value in by_seed.items():
+        text = f"{scale * value:.1f}"
+        if reference is not None and seed in reference:
+            text += f" ({scale * (value - reference[seed]):+.1f})"
+        cells[f"seed {seed}"] = text
+    return cells

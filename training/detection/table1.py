@@ -39,6 +39,7 @@ from training.common.statistics import format_interval
 from training.common.statistics import paired_difference
 from training.common.statistics import summarize
 from training.common.tables import format_table
+from training.common.tables import seed_cells
 from training.common.run_directory import atomic_write_json
 from training.common.run_directory import atomic_write_text
 from training.common.run_directory import claim_sweep
@@ -312,18 +313,11 @@ def format_per_seed(results_by_label, baseline=BASELINE):
     runs = {label: _by_seed(label, results) for label, results in results_by_label.items()}
     seeds = sorted({seed for by_seed in runs.values() for seed in by_seed})
     reference = runs.get(baseline, {})
-    cells = []
-    for label, by_seed in runs.items():
-        cell = {"Model": label}
-        for seed in seeds:
-            if seed not in by_seed:
-                continue
-            text = f"{100 * by_seed[seed]['map50']:.1f}"
-            if label != baseline and seed in reference:
-                difference = 100 * (by_seed[seed]["map50"] - reference[seed]["map50"])
-                text += f" ({difference:+.1f})"
-            cell[f"seed {seed}"] = text
-        cells.append(cell)
+    reference = {seed: run["map50"] for seed, run in reference.items()}
+    cells = [{"Model": label,
+              **seed_cells({seed: run["map50"] for seed, run in sorted(by_seed.items())},
+                           None if label == baseline else reference)}
+             for label, by_seed in runs.items()]
     columns = ["Model"] + [f"seed {seed}" for seed in seeds]
     return ("mAP@0.5 per seed (points from the baseline's run of the same seed)\n"
             + format_table(cells, columns))
