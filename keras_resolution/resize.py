@@ -29,6 +29,8 @@ Two choices of `B`, selected by `gradient=`:
   algorithm drops, and is non-zero in every regime.
 """
 
+import math
+
 import keras
 import numpy as np
 from keras import ops
@@ -79,11 +81,74 @@ def resize_matrix(d_in, s, d_out, taper=4.0, transform="dct", gradient="exact"):
     m = _kept_coefficients(d_in, d_out)
     x_hat_rows = transforms.analysis_rows(transform, d_in, m, dtype)  # 3-4: x^ = P(T_in x, d_out)
     k = _index_range(1, m + 1, dtype)                        # 5: k = [1 .. d_out]
-    w = ops.clip(ops.subtract(q + 1.0, k) / taper, 0.0, 1.0)  # 6: w = clip((q+1-k)/l, 0, 1)
+    w = ops.clip(_divide(ops.subtract(q + 1.0, k), taper), 0.0, 1.0)  # 6: w = clip((q+1-k)/l, 0, 1)
     y_tilde_rows = ops.multiply(ops.expand_dims(w, 1), x_hat_rows)  # 7: y~ = w * x^
     grid = q if gradient == "exact" else size_as_float(d_out, dtype)
     T_out_inv = transforms.synthesis_on_grid(transform, d_in, m, grid, d_out, dtype)
     return ops.matmul(T_out_inv, y_tilde_rows)               # 8: y = T_out^-1 y~
+
+
+def resize_matrices(input_sizes, scales, output_sizes, taper=4.0, transform="dct", gradient="exact"):
+    """`resize_matrix` of several axes at once, for static sizes.
+
+    Builds every axis' matrix in one batched computation: the axes are
+    stacked on a leading axis, each zero-padded to the largest `d_out`,
+    `m = min(d_in, d_out)` and `d_in` (NumPy constants from
+    `transforms.padded_analysis_rows` and `transforms.padded_grid_terms`),
+    multiplied in one batched matmul, and each axis' `(d_out, d_in)`
+    matrix is then sliced out. The padding only ever adds exact zeros, so
+    each matrix has the values of `resize_matrix`; a traced graph gets one
+    set of ops for all axes instead of one per axis (tracing time grows with
+    the number of ops).
+
+    Args:
+        input_sizes: Input length per axis (Python ints).
+        scales: Learnable scale per axis, a `(axes,)` tensor.
+        output_sizes: Output length per axis, `ceil(d_in * s)` (Python ints).
+        taper: Taper length l of the relaxed mask.
+        transform: `"dct"` or `"dft"`.
+        gradient: `"exact"` or `"literal"` (see module docstring).
+
+    Returns:
+        List of tensors `M_i` (dtype of `scales`), `(output_sizes[i],
+        input_sizes[i])` each, with `y = M_i @ x` along axis i.
+    """
+    input_sizes, output_sizes = tuple(input_sizes), tuple(output_sizes)
+    dtype = ops.dtype(scales)
+    m = tuple(min(d_in, d_out) for d_in, d_out in zip(input_sizes, output_sizes))
+    q = ops.multiply(np.asarray(input_sizes, dtype), scales)      # 1: q <- d_in * s
+    # 2: d_out <- ceil(q).detach(), resolved by the caller (see output_length)
+    x_hat_rows = transforms.padded_analysis_rows(transform, input_sizes, m, dtype)  # 3-4: x^ = P(T_in x, d_out)
+    k = np.arange(1, max(m) + 1, dtype=dtype)                       # 5: k = [1 .. d_out]
+    q = ops.expand_dims(q, 1)  # (axes, 1): one row of the mask per axis.
+    w = ops.clip(_divide(ops.subtract(q + 1.0, k), taper), 0.0, 1.0)  # 6: w = clip((q+1-k)/l, 0, 1)
+    y_tilde_rows = ops.multiply(ops.expand_dims(w, 2), x_hat_rows)  # 7: y~ = w * x^
+    if gradient == "exact":
+        grid = ops.expand_dims(q, 2)
+    else:
+        grid = np.asarray(output_sizes, dtype)[:, None, None]
+    phase, amplitude_cos, amplitude_sin = transforms.padded_grid_terms(
+        transform, input_sizes, m, output_sizes, dtype
+    )
+    angle = ops.divide(phase, grid)  # The basis' argument, per axis (see synthesis_on_grid).
+    T_out_inv = ops.multiply(amplitude_cos, ops.cos(angle))
+    if amplitude_sin is not None:  # DFT: the sine rows (exact zeros in the other term).
+        T_out_inv = ops.add(T_out_inv, ops.multiply(amplitude_sin, ops.sin(angle)))
+    matrices = ops.matmul(T_out_inv, y_tilde_rows)                  # 8: y = T_out^-1 y~
+    if len(set(output_sizes)) == 1 and len(set(input_sizes)) == 1:
+        return list(ops.unstack(matrices))  # No padding: one op for all axes.
+    return [matrices[i, :d_out, :d_in] for i, (d_in, d_out) in enumerate(zip(input_sizes, output_sizes))]
+
+
+def _divide(x, divisor):
+    """`x / divisor` for a Python float divisor: multiplies by its
+    reciprocal when that is exact (a power of two, as the default taper 4),
+    which gives the same values and a cheaper gradient (the gradient of a
+    division also differentiates its constant divisor)."""
+    mantissa, _ = math.frexp(divisor)
+    if mantissa == 0.5:
+        return ops.multiply(x, 1.0 / divisor)
+    return ops.divide(x, divisor)
 
 
 def size_as_float(size, dtype):

@@ -158,6 +158,67 @@ def _grid_terms(transform, n, n_coefficients, d_out, dtype):
     return phase, amplitude, is_sine
 
 
+@functools.lru_cache(maxsize=256)
+def padded_grid_terms(transform, sizes, coefficients, output_sizes, dtype="float32"):
+    """`_grid_terms` of several axes stacked on a leading axis, zero-padded.
+
+    For static sizes (Python ints) only: axis `i` of the result holds
+    `_grid_terms(transform, sizes[i], coefficients[i], output_sizes[i])` in
+    its top-left `(output_sizes[i], coefficients[i])` corner. Padded
+    columns have amplitude 0, so they contribute exact zeros to the product
+    with the analysis rows (`padded_analysis_rows`); padded rows (j beyond
+    an axis' `d_out`) are sliced off by the caller.
+
+    DFT bases are returned as one amplitude for the cosine columns and one
+    for the sine columns (each zero where the other is not), so the basis is
+    `a_cos cos(angle) + a_sin sin(angle)`: bit-identical to `amplitude *
+    where(is_sine, sin, cos)` (the other term is an exact zero) with a
+    cheaper gradient than `where`'s.
+
+    Args:
+        transform: `"dct"` or `"dft"`.
+        sizes, coefficients, output_sizes: Tuples of Python ints, one per
+            axis: `n`, `min(n, d_out)` and `d_out`.
+        dtype: Float dtype of the arrays.
+
+    Returns:
+        `(phase, amplitude_cos, amplitude_sin)` of shapes
+        `(axes, max d_out, max m)`, `(axes, 1, max m)` and the same (None
+        for the DCT), read-only NumPy arrays.
+    """
+    axes = len(sizes)
+    rows, columns = max(output_sizes), max(coefficients)
+    phase = np.zeros((axes, rows, columns), dtype)
+    amplitude_cos = np.zeros((axes, 1, columns), dtype)
+    amplitude_sin = np.zeros((axes, 1, columns), dtype) if transform == "dft" else None
+    for i, (n, m, d_out) in enumerate(zip(sizes, coefficients, output_sizes)):
+        p, a, is_sine = _grid_terms(transform, n, m, d_out, dtype)
+        phase[i, :d_out, :m] = p
+        amplitude_cos[i, :, :m] = np.where(is_sine, 0, a)
+        if amplitude_sin is not None:
+            amplitude_sin[i, :, :m] = np.where(is_sine, a, 0)
+    for array in (phase, amplitude_cos, amplitude_sin):
+        if array is not None:
+            array.setflags(write=False)
+    return phase, amplitude_cos, amplitude_sin
+
+
+@functools.lru_cache(maxsize=256)
+def padded_analysis_rows(transform, sizes, coefficients, dtype="float32"):
+    """`analysis_rows` of several axes, stacked and zero-padded.
+
+    Axis `i` of the `(axes, max m, max n)` result holds the first
+    `coefficients[i]` rows of `T(sizes[i])` in its top-left corner, zeros
+    elsewhere (so padded coefficients and samples contribute exact zeros).
+    Static sizes (Python ints) only.
+    """
+    rows = np.zeros((len(sizes), max(coefficients), max(sizes)), dtype)
+    for i, (n, m) in enumerate(zip(sizes, coefficients)):
+        rows[i, :m, :n] = analysis_rows(transform, n, m, dtype)
+    rows.setflags(write=False)
+    return rows
+
+
 def analysis_rows(transform, n, n_coefficients, dtype="float32"):
     """The first `n_coefficients` rows of T(n): a NumPy constant when both
     are Python ints, else built in the graph (`analysis_matrix_of`)."""
