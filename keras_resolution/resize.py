@@ -116,15 +116,17 @@ def resize_matrices(input_sizes, scales, output_sizes, taper=4.0, transform="dct
     input_sizes, output_sizes = tuple(input_sizes), tuple(output_sizes)
     dtype = ops.dtype(scales)
     m = tuple(min(d_in, d_out) for d_in, d_out in zip(input_sizes, output_sizes))
-    q = ops.multiply(np.asarray(input_sizes, dtype), scales)      # 1: q <- d_in * s
+    # Every per-axis quantity below has shape (axes, 1, 1), (axes, m, 1) or
+    # (axes, rows, columns): one reshape of s, and no expand_dims after it.
+    scales = ops.reshape(scales, (len(input_sizes), 1, 1))
+    q = ops.multiply(np.asarray(input_sizes, dtype)[:, None, None], scales)  # 1: q <- d_in * s
     # 2: d_out <- ceil(q).detach(), resolved by the caller (see output_length)
     x_hat_rows = transforms.padded_analysis_rows(transform, input_sizes, m, dtype)  # 3-4: x^ = P(T_in x, d_out)
-    k = np.arange(1, max(m) + 1, dtype=dtype)                       # 5: k = [1 .. d_out]
-    q = ops.expand_dims(q, 1)  # (axes, 1): one row of the mask per axis.
+    k = np.arange(1, max(m) + 1, dtype=dtype)[:, None]              # 5: k = [1 .. d_out]
     w = ops.clip(_divide(ops.subtract(q + 1.0, k), taper), 0.0, 1.0)  # 6: w = clip((q+1-k)/l, 0, 1)
-    y_tilde_rows = ops.multiply(ops.expand_dims(w, 2), x_hat_rows)  # 7: y~ = w * x^
+    y_tilde_rows = ops.multiply(w, x_hat_rows)                      # 7: y~ = w * x^
     if gradient == "exact":
-        grid = ops.expand_dims(q, 2)
+        grid = q
     else:
         grid = np.asarray(output_sizes, dtype)[:, None, None]
     phase, amplitude_cos, amplitude_sin = transforms.padded_grid_terms(

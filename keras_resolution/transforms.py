@@ -194,8 +194,10 @@ def padded_grid_terms(transform, sizes, coefficients, output_sizes, dtype="float
     for i, (n, m, d_out) in enumerate(zip(sizes, coefficients, output_sizes)):
         p, a, is_sine = _grid_terms(transform, n, m, d_out, dtype)
         phase[i, :d_out, :m] = p
-        amplitude_cos[i, :, :m] = np.where(is_sine, 0, a)
-        if amplitude_sin is not None:
+        if transform == "dct":  # (`is_sine` only has a meaning for the DFT.)
+            amplitude_cos[i, :, :m] = a
+        else:
+            amplitude_cos[i, :, :m] = np.where(is_sine, 0, a)
             amplitude_sin[i, :, :m] = np.where(is_sine, a, 0)
     for array in (phase, amplitude_cos, amplitude_sin):
         if array is not None:
