@@ -136,10 +136,17 @@ def resize_matrices(input_sizes, scales, output_sizes, taper=4.0, transform="dct
     T_out_inv = ops.multiply(amplitude_cos, ops.cos(angle))
     if amplitude_sin is not None:  # DFT: the sine rows (exact zeros in the other term).
         T_out_inv = ops.add(T_out_inv, ops.multiply(amplitude_sin, ops.sin(angle)))
-    matrices = ops.matmul(T_out_inv, y_tilde_rows)                  # 8: y = T_out^-1 y~
+    # 8: y = T_out^-1 y~, one 2-D product per axis (a batched matmul sums in
+    # another order than a 2-D one, so its values differ in the last bits),
+    # on each axis' unpadded corner.
     if len(set(output_sizes)) == 1 and len(set(input_sizes)) == 1:
-        return list(ops.unstack(matrices))  # No padding: one op for all axes.
-    return [matrices[i, :d_out, :d_in] for i, (d_in, d_out) in enumerate(zip(input_sizes, output_sizes))]
+        pairs = zip(ops.unstack(T_out_inv), ops.unstack(y_tilde_rows))  # No padding.
+    else:
+        pairs = [
+            (T_out_inv[i, :d_out, :m_i], y_tilde_rows[i, :m_i, :d_in])
+            for i, (d_in, m_i, d_out) in enumerate(zip(input_sizes, m, output_sizes))
+        ]
+    return [ops.matmul(T, Y) for T, Y in pairs]
 
 
 def _divide(x, divisor):
