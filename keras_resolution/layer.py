@@ -541,7 +541,7 @@ class ResolutionLayer(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         self._check_float_inputs(inputs)
-        shape = ops.shape(inputs)
+        shape = resize.shape_of(inputs)
         input_sizes = tuple(shape[axis] for axis in self.axes)
         self.input_size.assign(ops.cast(ops.stack(input_sizes), "int32"))
         matrices = resolution_matrices(
@@ -554,10 +554,7 @@ class ResolutionLayer(keras.layers.Layer):
             min_size=self.min_size,
             max_size=self.max_size,
         )
-        outputs = inputs
-        for axis, matrix in zip(self.axes, matrices):
-            outputs = resize.apply_along_axis(outputs, matrix, axis)
-        return outputs
+        return resize.apply_along_axes(inputs, matrices, self.axes)
 
     def compute_output_shape(self, input_shape):
         output_shape = list(input_shape)

@@ -198,20 +198,49 @@ def apply_along_axis(x, matrix, axis):
     Returns:
         Tensor with `x.shape[axis]` replaced by `d_out`.
     """
-    shape = ops.shape(x)
-    before = 1
-    for dim in shape[:axis]:
-        before = before * dim
-    after = 1
-    for dim in shape[axis + 1 :]:
-        after = after * dim
-    matrix = ops.cast(matrix, x.dtype)
-    if axis == len(shape) - 1:
-        y = ops.matmul(ops.reshape(x, (before, shape[axis])), ops.transpose(matrix))
-    else:
-        y = ops.matmul(matrix, ops.reshape(x, (before, shape[axis], after)))
-    d_out = ops.shape(matrix)[0]
-    return ops.reshape(y, tuple(shape[:axis]) + (d_out,) + tuple(shape[axis + 1 :]))
+    return apply_along_axes(x, [matrix], [axis])
+
+
+def apply_along_axes(x, matrices, axes):
+    """`apply_along_axis` for each matrix and axis in turn, with one reshape
+    between two products instead of two (each product's 3D output is
+    reshaped straight into the next one's 3D view, both being views of the
+    same row-major tensor): the same products, fewer ops in a graph.
+
+    Args:
+        x: Tensor of any rank >= 1.
+        matrices: Tensors of shape `(d_out_i, d_in_i)`.
+        axes: Non-negative axis index of each matrix.
+
+    Returns:
+        Tensor with `x.shape[axes[i]]` replaced by `d_out_i`.
+    """
+    shape = list(shape_of(x))
+    y = x
+    for matrix, axis in zip(matrices, axes):
+        before = 1
+        for dim in shape[:axis]:
+            before = before * dim
+        after = 1
+        for dim in shape[axis + 1 :]:
+            after = after * dim
+        matrix = ops.cast(matrix, x.dtype)
+        if axis == len(shape) - 1:
+            y = ops.matmul(ops.reshape(y, (before, shape[axis])), ops.transpose(matrix))
+        else:
+            y = ops.matmul(matrix, ops.reshape(y, (before, shape[axis], after)))
+        shape[axis] = shape_of(matrix)[0]
+    return ops.reshape(y, tuple(shape))
+
+
+def shape_of(x):
+    """The shape of `x`: Python ints when all are static, else `ops.shape`
+    (which on TensorFlow also adds a `Shape` constant to a graph even when
+    the shape is static)."""
+    shape = tuple(x.shape)
+    if all(isinstance(dim, int) for dim in shape):
+        return shape
+    return ops.shape(x)
 
 
 def standardize_data_format(data_format):
