@@ -250,6 +250,15 @@ def resolution_matrices(
     )
 
 
+def _clip_scale(s, lower, upper, max_size):
+    """`clip(s, lower, upper)`; without `max_size` the upper bound is
+    infinite, and `maximum(s, lower)` alone has the same values and
+    gradient with fewer ops."""
+    if max_size is None:
+        return ops.maximum(s, lower)
+    return ops.clip(s, lower, upper)
+
+
 def _batched_matrices(
     input_sizes, scales, output_sizes, taper, transform, gradient, min_size, max_size
 ):
@@ -263,7 +272,7 @@ def _batched_matrices(
     upper = np.asarray([(max_size or np.inf) / float(d) for d in input_sizes], dtype)
     return resize.resize_matrices(
         input_sizes,
-        ops.clip(scales, lower, upper),
+        _clip_scale(scales, lower, upper, max_size),
         output_sizes,
         taper=taper,
         transform=transform,
@@ -281,7 +290,7 @@ def _per_axis_matrices(
     matrices = []
     for d_in, s, d_out in zip(input_sizes, scales, output_sizes):
         length = resize.size_as_float(d_in, ops.dtype(s))  # No op for a static size.
-        s = ops.clip(s, min_size / length, (max_size or np.inf) / length)
+        s = _clip_scale(s, min_size / length, (max_size or np.inf) / length, max_size)
         matrices.append(
             resize.resize_matrix(
                 d_in, s, d_out, taper=taper, transform=transform, gradient=gradient
