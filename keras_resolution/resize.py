@@ -133,13 +133,23 @@ def resize_matrices(input_sizes, scales, output_sizes, taper=4.0, transform="dct
         transform, input_sizes, m, output_sizes, dtype
     )
     angle = ops.divide(phase, grid)  # The basis' argument, per axis (see synthesis_on_grid).
-    T_out_inv = ops.multiply(amplitude_cos, ops.cos(angle))
-    if amplitude_sin is not None:
-        T_out_inv = ops.add(T_out_inv, ops.multiply(amplitude_sin, ops.sin(angle)))
-    matrices = ops.matmul(T_out_inv, y_tilde_rows)
+    # From here on one axis at a time, on its unpadded corner: the values of
+    # cos and sin depend on where an element falls in the array (vectorized
+    # or scalar code), and a batched matmul sums in another order than a 2-D
+    # one, so per-axis arrays keep the values of `resize_matrix` bit for bit.
     if len(set(output_sizes)) == 1 and len(set(input_sizes)) == 1:
-        return list(ops.unstack(matrices))
-    return [matrices[i, :d_out, :d_in] for i, (d_in, d_out) in enumerate(zip(input_sizes, output_sizes))]
+        angles, rows = ops.unstack(angle), ops.unstack(y_tilde_rows)  # No padding.
+    else:
+        corners = list(zip(input_sizes, m, output_sizes))
+        angles = [angle[i, :d_out, :m_i] for i, (_, m_i, d_out) in enumerate(corners)]
+        rows = [y_tilde_rows[i, :m_i, :d_in] for i, (d_in, m_i, _) in enumerate(corners)]
+    matrices = []
+    for i, (angle_i, rows_i, m_i) in enumerate(zip(angles, rows, m)):
+        T_out_inv = ops.multiply(amplitude_cos[i, :, :m_i], ops.cos(angle_i))
+        if amplitude_sin is not None:  # DFT: the sine rows (exact zeros in the other term).
+            T_out_inv = ops.add(T_out_inv, ops.multiply(amplitude_sin[i, :, :m_i], ops.sin(angle_i)))
+        matrices.append(ops.matmul(T_out_inv, rows_i))              # 8: y = T_out^-1 y~
+    return matrices
 
 
 def _divide(x, divisor):
