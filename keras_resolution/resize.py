@@ -91,15 +91,22 @@ def resize_matrix(d_in, s, d_out, taper=4.0, transform="dct", gradient="exact"):
 def resize_matrices(input_sizes, scales, output_sizes, taper=4.0, transform="dct", gradient="exact"):
     """`resize_matrix` of several axes at once, for static sizes.
 
-    Builds every axis' matrix in one batched computation: the axes are
-    stacked on a leading axis, each zero-padded to the largest `d_out`,
-    `m = min(d_in, d_out)` and `d_in` (NumPy constants from
-    `transforms.padded_analysis_rows` and `transforms.padded_grid_terms`),
-    multiplied in one batched matmul, and each axis' `(d_out, d_in)`
-    matrix is then sliced out. The padding only ever adds exact zeros, so
-    each matrix has the values of `resize_matrix`; a traced graph gets one
-    set of ops for all axes instead of one per axis (tracing time grows with
-    the number of ops).
+    Builds every axis' matrix in one batched computation up to the
+    basis' argument: the axes are stacked on a leading axis, each
+    zero-padded to the largest `d_out`, `m = min(d_in, d_out)` and `d_in`
+    (NumPy constants from `transforms.padded_analysis_rows` and
+    `transforms.padded_grid_terms`), with `s` as one `(axes,)` vector. Each
+    axis' unpadded corner is then taken out (one unstack when no axis is
+    padded) for its cos/sin and its 2-D matmul. A traced graph gets one set
+    of ops for the scale, mask and grid of all axes instead of one per axis
+    (tracing time grows with the number of ops).
+
+    Values: the padding only adds exact zeros, and cos, sin and the matmul
+    run on each axis' own arrays, so every matrix is bit-identical to
+    `resize_matrix`'s. Gradients with respect to `s` are bit-identical
+    when no axis is padded (equal input and output sizes on all axes);
+    otherwise they sum over padded arrays in another order and differ in
+    the last bits.
 
     Args:
         input_sizes: Input length per axis (Python ints).

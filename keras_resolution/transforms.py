@@ -158,7 +158,6 @@ def _grid_terms(transform, n, n_coefficients, d_out, dtype):
     return phase, amplitude, is_sine
 
 
-@functools.lru_cache(maxsize=256)
 def padded_grid_terms(transform, sizes, coefficients, output_sizes, dtype="float32"):
     """`_grid_terms` of several axes stacked on a leading axis, zero-padded.
 
@@ -184,7 +183,9 @@ def padded_grid_terms(transform, sizes, coefficients, output_sizes, dtype="float
     Returns:
         `(phase, amplitude_cos, amplitude_sin)` of shapes
         `(axes, max d_out, max m)`, `(axes, 1, max m)` and the same (None
-        for the DCT), read-only NumPy arrays.
+        for the DCT), NumPy arrays built at each call (not cached: with
+        static sizes every new pair of sizes would add an entry, and the
+        arrays grow with the product of the sizes).
     """
     axes = len(sizes)
     rows, columns = max(output_sizes), max(coefficients)
@@ -199,13 +200,9 @@ def padded_grid_terms(transform, sizes, coefficients, output_sizes, dtype="float
         else:
             amplitude_cos[i, :, :m] = np.where(is_sine, 0, a)
             amplitude_sin[i, :, :m] = np.where(is_sine, a, 0)
-    for array in (phase, amplitude_cos, amplitude_sin):
-        if array is not None:
-            array.setflags(write=False)
     return phase, amplitude_cos, amplitude_sin
 
 
-@functools.lru_cache(maxsize=256)
 def padded_analysis_rows(transform, sizes, coefficients, dtype="float32"):
     """`analysis_rows` of several axes, stacked and zero-padded.
 
@@ -217,7 +214,6 @@ def padded_analysis_rows(transform, sizes, coefficients, dtype="float32"):
     rows = np.zeros((len(sizes), max(coefficients), max(sizes)), dtype)
     for i, (n, m) in enumerate(zip(sizes, coefficients)):
         rows[i, :m, :n] = analysis_rows(transform, n, m, dtype)
-    rows.setflags(write=False)
     return rows
 
 
