@@ -321,10 +321,8 @@ class FrozenResolutionLayer(FrozenResize):
         return self._matrices
 
     def call(self, inputs):
-        outputs = inputs
-        for axis, matrix in zip(self.axes, self._matrices):
-            outputs = resize.apply_along_axis(outputs, ops.convert_to_tensor(matrix), axis)
-        return outputs
+        matrices = [ops.convert_to_tensor(matrix) for matrix in self._matrices]
+        return resize.apply_along_axes(inputs, matrices, self.axes)
 
     def get_config(self):
         return {

@@ -144,14 +144,15 @@ def resize_matrices(input_sizes, scales, output_sizes, taper=4.0, transform="dct
     # cos and sin depend on where an element falls in the array (vectorized
     # or scalar code), and a batched matmul sums in another order than a 2-D
     # one, so per-axis arrays keep the values of `resize_matrix` bit for bit.
-    if len(set(output_sizes)) == 1 and len(set(input_sizes)) == 1:
-        angles, rows = ops.unstack(angle), ops.unstack(y_tilde_rows)  # No padding.
-    else:
-        corners = list(zip(input_sizes, m, output_sizes))
-        angles = [angle[i, :d_out, :m_i] for i, (_, m_i, d_out) in enumerate(corners)]
-        rows = [y_tilde_rows[i, :m_i, :d_in] for i, (d_in, m_i, _) in enumerate(corners)]
+    # One unstack each, then a 2-D slice only for a padded axis (a slice
+    # costs about eight ops with its gradient, an unstack two).
+    angles, rows = ops.unstack(angle), ops.unstack(y_tilde_rows)
     matrices = []
     for i, (angle_i, rows_i, m_i) in enumerate(zip(angles, rows, m)):
+        if (output_sizes[i], m_i) != tuple(angle.shape[1:]):
+            angle_i = angle_i[: output_sizes[i], :m_i]
+        if (m_i, input_sizes[i]) != tuple(y_tilde_rows.shape[1:]):
+            rows_i = rows_i[:m_i, : input_sizes[i]]
         T_out_inv = ops.multiply(amplitude_cos[i, :, :m_i], ops.cos(angle_i))
         if amplitude_sin is not None:  # DFT: the sine rows (exact zeros in the other term).
             T_out_inv = ops.add(T_out_inv, ops.multiply(amplitude_sin[i, :, :m_i], ops.sin(angle_i)))
