@@ -360,10 +360,11 @@ def format_per_seed(rows):
             + format_table(cells, ["data", "transform", "p*"] + [f"seed {s}" for s in seeds]))
 
 
-def figure3_text(rows):
-    """The report of the runs `rows` (as in `results.csv`), as printed and
-    saved in summary.txt: the statistics, the accuracy per seed, the note."""
-    return "\n\n".join([format_summary(summarise(rows)), format_per_seed(rows),
+def figure3_text(summary, rows):
+    """The report of the runs `rows` (as in `results.csv`) and their
+    `summary` (`summarise(rows)`), as printed and saved in summary.txt: the
+    statistics, the accuracy per seed, the note."""
+    return "\n\n".join([format_summary(summary), format_per_seed(rows),
                         STATISTICS_NOTE]) + "\n"
 
 
@@ -391,16 +392,17 @@ def report_figure3(sweep_dir, plot=None):
     rows = read_csv(sweep.results_csv)
     if not rows:
         raise ValueError(f"{sweep.results_csv}: no finished run yet.")
+    summary = summarise(rows)
     if plot is not None:
-        plot_figure3(summarise(rows), plot, rows)
+        plot_figure3(summary, plot, rows)
     runs = len({row["run_dir"] for row in rows})  # MSNet gives a row per threshold
-    return f"{sweep.path}: {runs} runs finished\n\n" + figure3_text(rows)
+    return f"{sweep.path}: {runs} runs finished\n\n" + figure3_text(summary, rows)
 
 
 def _write_outputs(sweep, rows):
     """results.csv, summary.csv, summary.txt and the plot, from the rows so far."""
     summary = summarise(rows)
-    text = figure3_text(rows)
+    text = figure3_text(summary, rows)
     atomic_write_csv(sweep.results_csv, rows)
     atomic_write_csv(sweep.path / "summary.csv", summary)
     atomic_write_text(sweep.path / "summary.txt", text)
