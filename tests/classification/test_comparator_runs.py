@@ -148,6 +148,22 @@ def test_figure3_methods_extend_a_sweep_claimed_without_them(tmp_path, monkeypat
     assert path.stat().st_size > 10_000 and len(rows) == 6 + 3 + 2
 
 
+def test_diffstride_methods_skip_the_targets_under_their_floor(tmp_path, fake_figure3_runs):
+    # DiffStride's floor is 0.37 C_full (0.35 for the hybrids): p* = 0.1 and
+    # 0.25 would end where p* = 0.2917 ends, so only that one runs.
+    trained = fake_figure3_runs
+    command = ["sweep", "figure3", "--data", "embedded-images", "--targets", "0.1", "0.25",
+               "0.5", "--transforms", "dct", "--width", "2", "--max-examples", "64", "--quiet",
+               "--methods", "diffstride", "hybrid-pre-bn", "spectral",
+               "--sweep-dir", str(tmp_path / "figure3")]  # fmt: skip
+    assert cli.main(command) == 0
+    base = round(56 / 192, 4)
+    assert [(method, p) for _, method, p in trained] == [
+        ("fixed", None), ("dct", 0.1), ("dct", 0.25), ("dct", base), ("dct", 0.5),
+        ("diffstride", base), ("diffstride", 0.5),
+        ("hybrid-pre-bn", base), ("hybrid-pre-bn", 0.5), ("spectral", None)]
+
+
 def test_unknown_or_repeated_methods_are_refused(tmp_path, capsys):
     with pytest.raises(ValueError, match="--methods"):
         figure3.check_methods(["diffstride", "diffstride"])

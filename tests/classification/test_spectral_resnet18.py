@@ -10,6 +10,7 @@ import pytest
 import keras_resolution
 from keras_resolution.applications import build_spectral_classifier
 from keras_resolution.applications import site_sizes
+from keras_resolution.applications import spectral_budget_floor
 from keras_resolution.applications import spectral_budget_reference
 from training.common.optimizers import make_optimizer
 
@@ -88,6 +89,30 @@ def test_strides_and_complexity_at_initialisation():
     spectral = _build("spectral")
     assert float(keras_resolution.complexity(spectral)) == 64 + 32 + 16 + 8
     assert keras_resolution.full_complexity(spectral) == 64 + 64 + 32 + 16
+
+
+def test_budget_floor_is_where_the_strides_stop_mattering():
+    # 4 sites of 10x10 over C_full 216; the hybrid's head adds 4 + 5 (10 // 2,
+    # made even) of its 18 + 18; fixed spectral pooling has nothing to learn.
+    assert spectral_budget_floor("diffstride", (32, 32, 3), 10, width=2) == 80 / 216
+    assert spectral_budget_floor("hybrid", (32, 32, 3), 10, width=2,
+                                 spectral_position="pre_gap") == 89 / 252
+    assert spectral_budget_floor("spectral", (32, 32, 3), 10, width=2) == 1.0
+    # At the floor C no longer depends on the strides, so a lower target
+    # cannot move them; just above it, it still does.
+    import tensorflow as tf
+
+    for stride, moves in ((40.0, False), (2.0, True)):
+        model = _build("diffstride")
+        layers = [model.get_layer(site + "_diffstride") for site in RESIDUAL_SITES[1:]]
+        for layer in layers:
+            layer.strides.assign([stride, stride])
+        model(_images(1, 32))
+        with tf.GradientTape() as tape:
+            c = keras_resolution.complexity(model)
+        gradients = tape.gradient(c, [layer.strides for layer in layers])
+        magnitude = sum(float(np.abs(g).sum()) for g in gradients if g is not None)
+        assert (magnitude > 0) == moves, (stride, magnitude)
 
 
 def _producer(tensor):

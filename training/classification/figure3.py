@@ -8,7 +8,9 @@ baseline, then DCT and DFT Resolution models at each target p* of
 image datasets (ResNet-18) also get the rows of the comparators: the
 DiffStride ResNet-18 (`diffstride`) and the hybrids (`hybrid`,
 `hybrid-pre-bn`) at the same p* values, their DiffStride strides under the
-quadratic target with C_full their own, and the fixed spectral-pooling
+quadratic target with C_full their own (of the p* below the floor their
+strides can reach, `spectral_budget_floor`, only the largest: every such
+target ends at the floor), and the fixed spectral-pooling
 ResNet-18 (`spectral`) once per seed, as a baseline without a rate to
 learn. The 1D CNN has no comparator rows (DiffStride is 2-D). In the
 tables the column `transform` holds the method's name for these rows, and
@@ -73,11 +75,13 @@ import time
 from training.classification.comparators import COMPARATOR_MODELS
 from training.classification.comparators import FIXED_RATE_MODELS
 from training.classification.comparators import MSNET
+from training.classification.comparators import SPECTRAL_MODELS
 from training.classification.config import resolve_config
 from training.classification.data import check_data_spec
 from training.classification.data import data_version
 from training.classification.data import load_dataset
 from keras_resolution.applications.classifiers import budget_reference
+from keras_resolution.applications.classifiers import spectral_budget_floor
 from training.classification.plots import plot_figure3
 from training.common.tables import format_table
 from training.common.tables import seed_cells
@@ -130,11 +134,17 @@ def check_methods(methods):
 
 
 def sweep_plan(c_base, c_full, targets=FIGURE3_TARGETS, transforms=FIGURE3_TRANSFORMS,
-               methods=()):
+               methods=(), floors=None):
     """The (label, p*) pairs of one dataset: the baseline, each transform,
     then each comparator method (those without a learned rate, `spectral`,
     `njet-resnet18` and `njet-nin`, once without a target; the others at
-    every p*).
+    every p* at or above their floor, and at the largest p* below it).
+
+    Args:
+        floors: `{method: smallest reachable C / C_full}` of methods whose
+            rate cannot go below a floor (DiffStride's). Every target below
+            a floor ends at that floor (the penalty pushes the rates until
+            their gradient vanishes), so of those only the largest runs.
 
     Example:
 
@@ -142,15 +152,33 @@ def sweep_plan(c_base, c_full, targets=FIGURE3_TARGETS, transforms=FIGURE3_TRANS
     [('fixed', None), ('dct', 0.1), ('dct', 0.2917), ('dct', 1.0)]
     >>> sweep_plan(56.0, 192.0, (1.0,), (), ("spectral", "diffstride"))
     [('fixed', None), ('spectral', None), ('diffstride', 0.2917), ('diffstride', 1.0)]
+    >>> sweep_plan(56.0, 192.0, (0.1, 0.25, 0.5), (), ("diffstride",), {"diffstride": 0.37})
+    [('fixed', None), ('diffstride', 0.2917), ('diffstride', 0.5)]
     """
     budgets = sorted({round(float(p), 4) for p in targets} | {round(c_base / c_full, 4)})
     plan = [("fixed", None)] + [(t, p) for t in transforms for p in budgets]
     for method in methods:
         if method in FIXED_RATE_MODELS:
             plan.append((method, None))
-        else:
-            plan.extend((method, p) for p in budgets)
+            continue
+        floor = (floors or {}).get(method, 0.0)
+        below = [p for p in budgets if p < floor]
+        plan.extend((method, p) for p in budgets if p >= floor or p == max(below))
     return plan
+
+
+def budget_floors(methods, config, data):
+    """`{method: smallest reachable C / C_full}` of the DiffStride methods
+    among `methods` (`spectral_budget_floor`), for `sweep_plan`."""
+    floors = {}
+    for method in methods:
+        if method in SPECTRAL_MODELS and method not in FIXED_RATE_MODELS:
+            arguments = dict(SPECTRAL_MODELS[method])
+            floors[method] = spectral_budget_floor(
+                arguments.pop("method"), tuple(data.input_shape), data.num_classes,
+                config.complexity_definition, width=config.width, **arguments,
+            )  # fmt: skip
+    return floors
 
 
 def run_name(label, target, seed=0):
@@ -521,7 +549,7 @@ def run_figure3(
             base_budget = round(c_base / c_full, 4)
             row_methods = methods if config.architecture == "resnet18" else ()
             plan = sweep_plan(c_base, c_full, settings["targets"], settings["transforms"],
-                              row_methods)
+                              row_methods, budget_floors(row_methods, config, data))
             for label, target in plan:
                 name = run_name(label, target, seed)
                 run_dir = pathlib.Path(sweep.path) / data_slug(spec) / name
