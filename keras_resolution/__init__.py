@@ -15,6 +15,7 @@ from keras_resolution.callbacks import ComplexityLogger
 from keras_resolution.callbacks import SizeRefresh
 from keras_resolution.complexity import ComplexityLayer
 from keras_resolution.complexity import complexity
+from keras_resolution.complexity import complexity_floor
 from keras_resolution.complexity import complexity_layers
 from keras_resolution.complexity import flops
 from keras_resolution.complexity import full_complexity
@@ -67,6 +68,7 @@ __all__ = [
     "SizeRefresh",
     "align_to_max_shape",
     "complexity",
+    "complexity_floor",
     "complexity_layers",
     "dct_resize",
     "flops",

@@ -137,6 +137,64 @@ def full_complexity(model_or_layers, definition="linear"):
     )
 
 
+def _shrinking_rate(layer):
+    """`(variable, end)` of a layer's learned rate: the variable and the end
+    of its `ScaleBounds` at which its maps are smallest (a Resolution
+    scale's lower bound; DiffStride's stride and, for a `SafeSubsample`,
+    its N-Jet layer's log2 sigma at their upper bound); None without one."""
+    if isinstance(layer, ResolutionLayer):
+        return layer.scale, "lower"
+    if isinstance(layer, DiffStride2D):
+        return layer.strides, "upper"
+    if isinstance(layer, SafeSubsample) and layer.source() is not None:
+        return layer.source().log2_sigma, "upper"
+    return None
+
+
+def complexity_floor(model, definition="linear"):
+    """The smallest C / C_full that the learned rates of `model` reach:
+    every rate at the bound where its maps are smallest (a Resolution
+    layer's smallest scale, DiffStride's largest stride, an N-Jet layer's
+    largest sigma), measured after a forward pass that sets every layer's
+    input sizes. Below it a budget target cannot be met. The model is left
+    as it was.
+
+    Args:
+        model: A built functional or sequential Keras model with one input.
+        definition: `"linear"` or `"area"`.
+
+    Returns:
+        A Python float in (0, 1]: 1.0 for a model without learned rates.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((32, 32, 3)), DiffStride2D()])
+    >>> complexity_floor(model)  # 10 + 10 of 32 + 32: the ramp keeps 2(1 + R) bins
+    0.3125
+    """
+    rates = [rate for rate in map(_shrinking_rate, complexity_layers(model)) if rate]
+    if not rates:
+        return 1.0
+    saved = [ops.convert_to_numpy(variable) for variable in model.variables]
+    try:
+        for variable, end in {id(variable): (variable, end) for variable, end in rates}.values():
+            bound = getattr(variable.constraint, end)
+            variable.assign(ops.convert_to_tensor(
+                np.broadcast_to(np.float32(bound), variable.shape), variable.dtype))
+        for layer in complexity_layers(model):
+            if hasattr(layer, "refresh_sizes"):  # static sizes follow the rates
+                layer.refresh_sizes()
+        model(ops.zeros((1, *model.inputs[0].shape[1:])))
+        floor = float(ops.convert_to_numpy(complexity(model, definition)))
+        return floor / full_complexity(model, definition)
+    finally:
+        for variable, value in zip(model.variables, saved):
+            variable.assign(value)
+        for layer in complexity_layers(model):
+            if hasattr(layer, "refresh_sizes"):
+                layer.refresh_sizes()
+
+
 # ------------------------------------------------------------------- flops
 #
 # "flops" is a definition of the whole model, not of one layer's sizes: the

@@ -11,7 +11,7 @@ model under a complexity target or as its fixed baseline.
   code with `method` `"diffstride"`, `"spectral"` (fixed spectral pooling)
   or `"hybrid"` (DiffStride plus spectral pooling before global average
   pooling, or before the final BN/ReLU); `spectral_budget_reference` gives
-  their C_full, `spectral_budget_floor` the smallest C / C_full they reach;
+  their C_full;
 * `build_njet_classifier(network, input_shape, num_classes,
   target_budget, safe_subsample)`: the N-Jet ResNet-18 (`"resnet18"`) and
   the official N-Jet NiN (`"nin"`), every spatial convolution an
@@ -44,7 +44,6 @@ from keras_resolution.applications.classifiers import ARCHITECTURES
 from keras_resolution.applications.classifiers import budget_reference
 from keras_resolution.applications.classifiers import build_classifier
 from keras_resolution.applications.classifiers import build_spectral_classifier
-from keras_resolution.applications.classifiers import spectral_budget_floor
 from keras_resolution.applications.classifiers import spectral_budget_reference
 from keras_resolution.applications.radio_cnn import MeanVariancePooling1D
 from keras_resolution.applications.radio_cnn import radio_cnn_layers
@@ -76,7 +75,6 @@ __all__ = [
     "resnet18_layers",
     "site_sizes",
     "size_complexity",
-    "spectral_budget_floor",
     "spectral_budget_reference",
     "spectral_resnet18_layers",
     # N-Jet networks (issue 12, item 3)

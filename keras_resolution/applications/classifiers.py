@@ -27,9 +27,7 @@ fixed spectral pooling or the hybrid of both
 learned rate (DiffStride's strides) are `ResolutionModel`s under the same
 quadratic target, where C and C_full are the sum over their DiffStride and
 spectral-pooling layers (`keras_resolution.complexity`); the fixed spectral
-pooling model is a plain `keras.Model`. `spectral_budget_reference` gives
-their C_full and `spectral_budget_floor` the smallest C / C_full their
-strides can reach.
+pooling model is a plain `keras.Model`.
 
 This module also re-exports the names it held before the architectures
 moved to their own modules, so `from keras_resolution.applications.
@@ -54,10 +52,7 @@ from keras_resolution.applications.sites import size_complexity
 from keras_resolution.applications.spectral_resnet18 import SPECTRAL_METHODS
 from keras_resolution.applications.spectral_resnet18 import check_spectral_method
 from keras_resolution.applications.spectral_resnet18 import spectral_resnet18_layers
-from keras_resolution.complexity import complexity
-from keras_resolution.complexity import complexity_layers
 from keras_resolution.complexity import full_complexity
-from keras_resolution.diffstride import DiffStride2D
 
 __all__ = [
     "ARCHITECTURES",
@@ -279,46 +274,3 @@ def spectral_budget_reference(
     )  # fmt: skip
     return float(full_complexity(model, complexity_definition)), site_sizes(model)
 
-
-@functools.lru_cache(maxsize=16)
-def spectral_budget_floor(
-    method, input_shape, num_classes, complexity_definition="linear", **kwargs
-):
-    """The smallest C / C_full a `build_spectral_classifier` model can reach.
-
-    Each DiffStride layer is put at its upper stride limit (unlimited by
-    default), where its threshold T is at its minimum of 1 and the ramp of
-    width R still keeps `2 (1 + R)` rows and columns (the official size
-    rule); the realised complexity of that model, after a forward pass that
-    sets every site's input size, over C_full. Below it a budget target
-    cannot be met: the quadratic target pushes every stride up until its
-    gradient vanishes, which is this point. Built once per set of
-    arguments (`input_shape` must be a tuple).
-
-    Args:
-        method, input_shape, num_classes: As for `build_spectral_classifier`.
-        complexity_definition: `"linear"` or `"area"`.
-        **kwargs: Other `build_spectral_classifier` arguments.
-
-    Returns:
-        A Python float in (0, 1]; 1.0 for a model without DiffStride layers
-        (`"spectral"`: nothing to learn).
-
-    Example:
-
-    >>> spectral_budget_floor("diffstride", (32, 32, 3), 10, width=4)  # 4 sites of 10x10
-    0.37037037037037035
-    """
-    model = build_spectral_classifier(
-        method, input_shape, num_classes, target_budget=1.0,
-        complexity_definition=complexity_definition, **kwargs,
-    )  # fmt: skip
-    strided = [layer for layer in complexity_layers(model) if isinstance(layer, DiffStride2D)]
-    if not strided:
-        return 1.0
-    for layer in strided:
-        _, upper = layer.stride_bounds(None, None)
-        layer.strides.assign(keras.ops.full(layer.strides.shape, upper[0], "float32"))
-    model(keras.ops.zeros((1, *input_shape)))
-    c_full = full_complexity(model, complexity_definition)
-    return float(keras.ops.convert_to_numpy(complexity(model, complexity_definition))) / c_full

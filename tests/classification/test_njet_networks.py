@@ -150,6 +150,11 @@ def test_budget_references():
     assert njet_budget_reference("nin", (32, 32, 3), 10, safe_subsample=True, width=2)[0] == 116
     assert njet_budget_reference("resnet18", (32, 32, 3), 10, width=2)[0] == 192
     assert njet_budget_reference("nin", (32, 32, 3), 10, width=2)[0] == 128
+    # The floors: every site halves its input at sigma = max_sigma = 4 (paper
+    # rule, 2^(-4/4)): 2 (16 + 8 + 4) of 158 and 2 (16 + 8) of 116.
+    assert keras_resolution.complexity_floor(_build("njet-resnet18-safe", width=1)) == 56 / 158
+    assert keras_resolution.complexity_floor(_build("njet-nin-safe", width=1)) == 48 / 116
+    assert keras_resolution.complexity_floor(_build("njet-nin", width=1)) == 1.0
 
 
 def test_a_saved_safe_network_loads_with_its_sigma_and_sizes(tmp_path):
@@ -299,7 +304,8 @@ def test_figure3_njet_methods_extend_a_sweep(tmp_path, monkeypatch, fake_figure3
     assert cli.main(new) == 0
     base = round(56 / 192, 4)
     # Only the new rows, on the image data only: the safe network at every
-    # p*, the one without safe subsampling once.
+    # p* down to its floor (0.35, and 0.2917 as the largest below it), the
+    # one without safe subsampling once.
     assert trained[7:] == [("embedded-images", "njet-resnet18-safe", base),
                            ("embedded-images", "njet-resnet18-safe", 0.5),
                            ("embedded-images", "njet-nin", None)]

@@ -10,7 +10,6 @@ import pytest
 import keras_resolution
 from keras_resolution.applications import build_spectral_classifier
 from keras_resolution.applications import site_sizes
-from keras_resolution.applications import spectral_budget_floor
 from keras_resolution.applications import spectral_budget_reference
 from training.common.optimizers import make_optimizer
 
@@ -94,10 +93,9 @@ def test_strides_and_complexity_at_initialisation():
 def test_budget_floor_is_where_the_strides_stop_mattering():
     # 4 sites of 10x10 over C_full 216; the hybrid's head adds 4 + 5 (10 // 2,
     # made even) of its 18 + 18; fixed spectral pooling has nothing to learn.
-    assert spectral_budget_floor("diffstride", (32, 32, 3), 10, width=2) == 80 / 216
-    assert spectral_budget_floor("hybrid", (32, 32, 3), 10, width=2,
-                                 spectral_position="pre_gap") == 89 / 252
-    assert spectral_budget_floor("spectral", (32, 32, 3), 10, width=2) == 1.0
+    assert keras_resolution.complexity_floor(_build("diffstride")) == 80 / 216
+    assert keras_resolution.complexity_floor(_build("hybrid")) == 89 / 252
+    assert keras_resolution.complexity_floor(_build("spectral")) == 1.0
     # At the floor C no longer depends on the strides, so a lower target
     # cannot move them; just above it, it still does.
     import tensorflow as tf

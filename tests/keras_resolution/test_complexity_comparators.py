@@ -135,6 +135,28 @@ def test_scale_learning_rate_factor_applies_to_diffstride_strides():
                                    err_msg=path)
 
 
+def test_complexity_floor_by_hand_and_the_model_left_as_it_was():
+    inputs = keras.Input((64, 64, 2))
+    h = ResolutionLayer(0.5, min_scale=0.25, name="r")(inputs)
+    h = keras.layers.Conv2D(3, 3, padding="same", name="c1")(h)
+    h = DiffStride2D((2.0, 4.0), name="ds")(h)
+    h = FixedSpectralPooling2D(2, name="sp")(h)
+    outputs = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(h))
+    model = kr.ResolutionModel(inputs, outputs)
+    before = [keras.ops.convert_to_numpy(v) for v in model.variables]
+    # At the floor: the Resolution layer at its smallest scale, 64 -> 16
+    # (16 + 16); DiffStride at an unbounded stride keeps 10x10 of 16x16 (its
+    # ramp of R = 4 outside T = 1); fixed pooling halves 10x10 to 4x5 (the
+    # height made even). Over C_full = 128 + 64 + 40 (the built input sizes).
+    assert kr.complexity_floor(model) == (32 + 20 + 9) / 232
+    assert kr.complexity_floor(model, "area") == (256 + 100 + 20) / (4096 + 1024 + 384)
+    for variable, value in zip(model.variables, before):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), value)
+    assert float(kr.complexity(model)) == LINEAR
+    fixed = keras.Sequential([keras.Input((8, 8, 1)), FixedSpectralPooling2D(2)])
+    assert kr.complexity_floor(fixed) == 1.0  # no learned rate
+
+
 def test_register_a_layer_of_ones_own():
     class Crop(keras.layers.Layer):
         rank = 2

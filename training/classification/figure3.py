@@ -9,17 +9,17 @@ image datasets (ResNet-18) also get the rows of the comparators: the
 DiffStride ResNet-18 (`diffstride`) and the hybrids (`hybrid`,
 `hybrid-pre-bn`) at the same p* values, their DiffStride strides under the
 quadratic target with C_full their own (of the p* below the floor their
-strides can reach, `spectral_budget_floor`, only the largest: every such
-target ends at the floor), and the fixed spectral-pooling
+strides can reach, `keras_resolution.complexity_floor`, only the largest:
+every such target ends at the floor), and the fixed spectral-pooling
 ResNet-18 (`spectral`) once per seed, as a baseline without a rate to
 learn. The 1D CNN has no comparator rows (DiffStride is 2-D). In the
 tables the column `transform` holds the method's name for these rows, and
 their C / C_full is relative to their own C_full (the input sizes of their
 DiffStride and spectral-pooling layers at initialisation), not to the
 Resolution ResNet-18's. The N-Jet networks of issue 12 are methods too:
-with safe subsampling (`njet-resnet18-safe`, `njet-nin-safe`) at every
-p*, sigma under the target through the surrogate of the safe-subsampled
-sizes; without (`njet-resnet18`, `njet-nin`) once per seed, their sizes
+with safe subsampling (`njet-resnet18-safe`, `njet-nin-safe`) at the same
+p* values (down to their floor, as DiffStride's), sigma under the target
+through the surrogate of the safe-subsampled sizes; without (`njet-resnet18`, `njet-nin`) once per seed, their sizes
 being fixed. MSNet (`msnet`) trains once per seed and gives one row per
 calibrated early-exit threshold (`early_exit_rows`): its `p*` is the
 target average complexity the threshold was calibrated for, over the
@@ -75,16 +75,16 @@ import time
 from training.classification.comparators import COMPARATOR_MODELS
 from training.classification.comparators import FIXED_RATE_MODELS
 from training.classification.comparators import MSNET
-from training.classification.comparators import SPECTRAL_MODELS
 from training.classification.config import resolve_config
 from training.classification.data import check_data_spec
 from training.classification.data import data_version
 from training.classification.data import load_dataset
+from keras_resolution import complexity_floor
 from keras_resolution.applications.classifiers import budget_reference
-from keras_resolution.applications.classifiers import spectral_budget_floor
 from training.classification.plots import plot_figure3
 from training.common.tables import format_table
 from training.common.tables import seed_cells
+from training.classification.job import build_model
 from training.classification.job import run_classification
 from training.common.run_directory import RunDirectory
 from training.common.run_directory import atomic_write_csv
@@ -167,17 +167,16 @@ def sweep_plan(c_base, c_full, targets=FIGURE3_TARGETS, transforms=FIGURE3_TRANS
     return plan
 
 
-def budget_floors(methods, config, data):
-    """`{method: smallest reachable C / C_full}` of the DiffStride methods
-    among `methods` (`spectral_budget_floor`), for `sweep_plan`."""
+def budget_floors(spec, methods, seed, options, data):
+    """`{method: smallest reachable C / C_full}` of the comparators among
+    `methods` that learn a rate (`keras_resolution.complexity_floor` of the
+    model each would train), for `sweep_plan`."""
     floors = {}
     for method in methods:
-        if method in SPECTRAL_MODELS and method not in FIXED_RATE_MODELS:
-            arguments = dict(SPECTRAL_MODELS[method])
-            floors[method] = spectral_budget_floor(
-                arguments.pop("method"), tuple(data.input_shape), data.num_classes,
-                config.complexity_definition, width=config.width, **arguments,
-            )  # fmt: skip
+        if method not in FIXED_RATE_MODELS:
+            config = _run_config(spec, method, 1.0, seed, options)
+            model = build_model(config, data)
+            floors[method] = complexity_floor(model, config.complexity_definition)
     return floors
 
 
@@ -549,7 +548,8 @@ def run_figure3(
             base_budget = round(c_base / c_full, 4)
             row_methods = methods if config.architecture == "resnet18" else ()
             plan = sweep_plan(c_base, c_full, settings["targets"], settings["transforms"],
-                              row_methods, budget_floors(row_methods, config, data))
+                              row_methods,
+                              budget_floors(spec, row_methods, seed, settings["options"], data))
             for label, target in plan:
                 name = run_name(label, target, seed)
                 run_dir = pathlib.Path(sweep.path) / data_slug(spec) / name
