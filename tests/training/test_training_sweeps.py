@@ -233,7 +233,7 @@ def _sweep_results(config):
 
 
 def test_adding_diffstride_rows_to_a_sweep_reuses_its_finished_runs(
-        tmp_path, fake_detection_training):
+        tmp_path, fake_detection_training, capsys):
     trained = fake_detection_training(
         _sweep_results, lambda config: (config.model, config.hinge_weight, config.seed))
     base = DetectionConfig()
@@ -266,7 +266,18 @@ def test_adding_diffstride_rows_to_a_sweep_reuses_its_finished_runs(
     report = sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0, report_only=True,
                                diffstride_hinge_weights=[1e-3])
     assert report == rows
-    # Dropping the recorded rows, or changing anything else, is another sweep.
+    # Reading only, the command from before the sweep grew still prints its
+    # rows, and says which rows it leaves out.
+    capsys.readouterr()
+    older_report = sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0,
+                                     report_only=True)
+    assert older_report == rows[:2]
+    out = capsys.readouterr().out
+    assert "4 of 4 runs finished" in out and "diffstride lambda" not in out
+    assert "(The sweep also holds --diffstride-hinge-weights 0.001" in out
+    with pytest.raises(ValueError, match="other settings"):
+        sweeps.run_table1(base, [0, 1], [1e-2], tmp_path, verbose=0, report_only=True)
+    # Training, dropping the recorded rows or changing anything else is another sweep.
     with pytest.raises(FileExistsError, match="other settings"):
         sweeps.run_table1(base, [0, 1], [1e-3], tmp_path, verbose=0)
     with pytest.raises(FileExistsError, match="other settings"):

@@ -210,6 +210,11 @@ def _flops(result):
     return result["panet_flops"] + result.get("generator_flops", 0.0)
 
 
+def without_extensions(settings):
+    """Settings without the rows a sweep can gain later (`EXTENSION_ROWS`)."""
+    return {key: value for key, value in settings.items() if key not in EXTENSION_ROWS}
+
+
 def upgrade_settings(stored, requested=None):
     """A stored sweep.json with the config fields added since it was
     written, at the values its runs used (`config_of_run`).
@@ -230,10 +235,6 @@ def upgrade_settings(stored, requested=None):
     if requested is None:
         return upgraded
     requested = json.loads(json.dumps(requested, default=str))
-
-    def without_extensions(settings):
-        return {key: value for key, value in settings.items() if key not in EXTENSION_ROWS}
-
     kept = all(set(upgraded.get(key, [])) <= set(requested.get(key, []))
                for key in EXTENSION_ROWS)
     if kept and without_extensions(upgraded) == without_extensions(requested):
@@ -253,8 +254,13 @@ def report_table1(settings, sweep_dir, plot=None):
     if not path.exists():
         raise FileNotFoundError(f"{sweep_dir}: no sweep there ({path} is missing).")
     settings = json.loads(json.dumps(settings, default=str))
-    if upgrade_settings(read_json(path), settings) != settings:
+    stored = upgrade_settings(read_json(path))
+    # Reading only: the rows asked for, even if the sweep has grown by more
+    # (so a command written before the sweep grew prints what it printed).
+    if without_extensions(stored) != without_extensions(settings):
         raise ValueError(f"{path} holds a sweep with other settings than these options.")
+    more = {key: [row for row in stored.get(key, []) if row not in settings.get(key, [])]
+            for key in EXTENSION_ROWS}
     base = DetectionConfig(**settings["config"])
     results_by_label, missing = {}, []
     for label, config in table1_runs(base, settings["seeds"], settings["hinge_weights"],
@@ -275,6 +281,11 @@ def report_table1(settings, sweep_dir, plot=None):
     print(f"{sweep_dir}: {done} of {done + len(missing)} runs finished"
           + (f"; not yet: {', '.join(missing)}" if missing else "") + "\n")
     print(table1_text(rows, results_by_label))
+    for key, values in more.items():
+        if values:
+            print(f"\n(The sweep also holds --{key.replace('_', '-')} "
+                  f"{' '.join(f'{value:g}' if isinstance(value, float) else str(value) for value in values)}: "
+                  "add them to report their rows.)")
     if plot is not None:
         from training.detection.plots import plot_table1
 
