@@ -273,4 +273,3 @@ def spectral_budget_reference(
         complexity_definition=complexity_definition, **kwargs,
     )  # fmt: skip
     return float(full_complexity(model, complexity_definition)), site_sizes(model)
-

@@ -19,8 +19,8 @@ DiffStride and spectral-pooling layers at initialisation), not to the
 Resolution ResNet-18's. The N-Jet networks of issue 12 are methods too:
 with safe subsampling (`njet-resnet18-safe`, `njet-nin-safe`) at the same
 p* values (down to their floor, as DiffStride's), sigma under the target
-through the surrogate of the safe-subsampled sizes; without (`njet-resnet18`, `njet-nin`) once per seed, their sizes
-being fixed. MSNet (`msnet`) trains once per seed and gives one row per
+through the surrogate of the safe-subsampled sizes; without
+(`njet-resnet18`, `njet-nin`) once per seed, their sizes being fixed. MSNet (`msnet`) trains once per seed and gives one row per
 calibrated early-exit threshold (`early_exit_rows`): its `p*` is the
 target average complexity the threshold was calibrated for, over the
 ResNet-18's C_full, from the low branch alone to both branches on every
@@ -142,7 +142,8 @@ def sweep_plan(c_base, c_full, targets=FIGURE3_TARGETS, transforms=FIGURE3_TRANS
 
     Args:
         floors: `{method: smallest reachable C / C_full}` of methods whose
-            rate cannot go below a floor (DiffStride's). Every target below
+            rates cannot go below a floor (DiffStride's strides, N-Jet's
+            sigma under safe subsampling). Every target below
             a floor ends at that floor (the penalty pushes the rates until
             their gradient vanishes), so of those only the largest runs.
 

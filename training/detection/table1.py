@@ -283,9 +283,9 @@ def report_table1(settings, sweep_dir, plot=None):
     print(table1_text(rows, results_by_label))
     for key, values in more.items():
         if values:
-            print(f"\n(The sweep also holds --{key.replace('_', '-')} "
-                  f"{' '.join(f'{value:g}' if isinstance(value, float) else str(value) for value in values)}: "
-                  "add them to report their rows.)")
+            option = "--" + key.replace("_", "-")
+            shown = " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+            print(f"\n(The sweep also holds {option} {shown}: add them to report their rows.)")
     if plot is not None:
         from training.detection.plots import plot_table1
 
