@@ -123,7 +123,8 @@ def plot_table1(results_by_label, rows, path):
                           capsize=4, color=colour)
         axis.axhline(0.0, color="black", linestyle="--", linewidth=1)
         axis.set_xticks(range(len(paired)))
-        axis.set_xticklabels([f"{row['model']}\n({row['pairs']} seed"
+        # "resolution lambda=0.001" over two lines: four or more labels fit.
+        axis.set_xticklabels([f"{row['model'].replace(' ', chr(10), 1)}\n({row['pairs']} seed"
                               f"{'' if row['pairs'] == 1 else 's'})" for row in paired],
                              fontsize=8)
         axis.set_xlim(-0.6, len(paired) - 0.4)
