@@ -18,6 +18,7 @@ from training.classification import figure3  # noqa: E402
 from training.classification.data import EmbeddedSizes  # noqa: E402
 from training.classification.data import load_dataset  # noqa: E402
 from training.common.run_directory import RunDirectory  # noqa: E402
+from training.common.run_directory import RunState  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -65,6 +66,7 @@ def fake_figure3_runs(monkeypatch):
             train_seconds=1.0,
         )
         run.results_json.write_text(json.dumps(results))
+        run.write_state(RunState(epochs_done=1, finished=True))
         return results
 
     monkeypatch.setattr(figure3, "run_classification", run_classification)

@@ -5,12 +5,14 @@ that returns fixed accuracies, so nothing is trained."""
 
 import json
 import math
+import shutil
 
 import pytest
 
 from training.classification import figure3
 from training.cli import main
 from training.common.run_directory import RunDirectory
+from training.common.run_directory import RunState
 from training.common.run_directory import read_csv
 
 T975 = {1: 12.706204736, 2: 4.302652730}  # t_{0.975, df}
@@ -86,6 +88,7 @@ def _fake_classification(trained):
             best_val_accuracy=0.5, train_seconds=1.0,
         )
         run.results_json.write_text(json.dumps(results))
+        run.write_state(RunState(epochs_done=1, finished=True))
         return results
 
     return run_classification
@@ -177,3 +180,31 @@ def test_plot_draws_a_dataset_without_pairs_beside_one_with_pairs(tmp_path):
         warnings.simplefilter("error")  # matplotlib warns about an empty legend
         plot_figure3(summary, tmp_path / "figure3.png", runs)
     assert (tmp_path / "figure3.png").stat().st_size > 10_000
+
+
+def test_an_interrupted_sweep_keeps_every_finished_run_in_its_tables(tmp_path, monkeypatch):
+    # Runs finished by an earlier command stay in results.csv while a later
+    # one works through the seeds again and is interrupted before reaching them.
+    trained = []
+    fake = _fake_classification(trained)
+    monkeypatch.setattr(figure3, "run_classification", fake)
+    sweep_dir = tmp_path / "figure3"
+    argv = ["sweep", "figure3", "--data", "embedded-radio", "--targets", "1.0", "--transforms",
+            "dct", "--sweep-dir", str(sweep_dir), "--max-examples", "64", "--epochs", "1",
+            "--batch-size", "32", "--seeds", "0", "1", "--quiet"]  # fmt: skip
+    assert main(argv) == 0 and len(trained) == 4
+    shutil.rmtree(sweep_dir / "embedded-radio" / "dct-p1.0000")  # seed 0's DCT run, lost
+
+    def interrupted(config, run_dir, resume=False, data=None, verbose=1):
+        if not resume:
+            raise KeyboardInterrupt
+        return fake(config, run_dir, resume, data, verbose)
+
+    monkeypatch.setattr(figure3, "run_classification", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        figure3.run_figure3(["embedded-radio"], sweep_dir, targets=[1.0], transforms=["dct"],
+                            seeds=[0, 1], verbose=0, max_examples=64, epochs=1, batch_size=32)
+    rows = read_csv(sweep_dir / "results.csv")
+    assert [(r["transform"], r["seed"]) for r in rows] == [("fixed", 0), ("fixed", 1), ("dct", 1)]
+    summary = read_csv(sweep_dir / "summary.csv")
+    assert [(s["transform"], s["runs"]) for s in summary] == [("fixed", 2), ("dct", 1)]

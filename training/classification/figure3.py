@@ -55,8 +55,9 @@ means without intervals.
 
 Runs go seed by seed (every dataset and model of seed 0, then of seed 1,
 ...), so an interrupted sweep holds complete seeds of every dataset.
-`results.csv`, the summary and the plot are rewritten after every run, so
-an interrupted sweep keeps what it finished; the same command again reuses
+`results.csv`, the summary and the plot are rewritten when the sweep
+starts and after every run, from every finished run of the sweep (whichever
+command trained it), so an interrupted sweep keeps what it finished; the same command again reuses
 the finished runs and resumes the interrupted one from its last checkpoint
 (`training.common.run_directory.claim_sweep`).
 
@@ -470,6 +471,55 @@ def early_exit_rows(results, run_dir, seed):
     return rows
 
 
+def _load(spec, seed, options):
+    """The dataset of `spec` for one seed, as its runs load it."""
+    config = resolve_config(spec, transform="fixed", seed=seed, **options)
+    return load_dataset(spec, seed=seed, data_dir=config.data_dir,
+                        max_examples=config.max_examples)
+
+
+def _dataset_plan(spec, data, seed, settings, methods):
+    """`(plan, base_budget)` of one dataset: its `sweep_plan`, with the
+    comparators only on the ResNet-18 data and their floors measured."""
+    config = resolve_config(spec, transform="fixed", seed=seed, **settings["options"])
+    width = {"width": config.width} if config.width else {}
+    c_base, c_full, _ = budget_reference(
+        config.architecture, data.input_shape, data.num_classes,
+        config.complexity_definition, **width,
+    )  # fmt: skip
+    row_methods = methods if config.architecture == "resnet18" else ()
+    floors = budget_floors(spec, row_methods, seed, settings["options"], data)
+    plan = sweep_plan(c_base, c_full, settings["targets"], settings["transforms"],
+                      row_methods, floors)
+    return plan, round(c_base / c_full, 4)
+
+
+def finished_rows(sweep_dir, seeds, plans):
+    """The result rows of every finished run of a sweep, in the order the
+    sweep runs them (seed, dataset, plan): one per run, one per calibrated
+    point for MSNet.
+
+    Args:
+        sweep_dir: The sweep directory.
+        seeds: The sweep's seeds.
+        plans: `{data spec: (plan, base_budget)}` (`_dataset_plan`).
+    """
+    rows = []
+    for seed in seeds:
+        for spec, (plan, base_budget) in plans.items():
+            for label, target in plan:
+                run = RunDirectory(pathlib.Path(sweep_dir) / data_slug(spec)
+                                   / run_name(label, target, seed))
+                if not (run.results_json.exists() and run.read_state().finished):
+                    continue
+                results = read_json(run.results_json)
+                if label == MSNET:
+                    rows.extend(early_exit_rows(results, run.path, seed))
+                else:
+                    rows.append(_row(results, run.path, target == base_budget, seed))
+    return rows
+
+
 def run_figure3(
     data_specs,
     sweep_dir,
@@ -530,44 +580,36 @@ def run_figure3(
     if extend_sweep_methods(sweep.path, {"sweep": "figure3", **settings}) and verbose:
         print(f"{sweep.path}: adding the rows of {', '.join(methods)} to the sweep")
     claim_sweep(sweep.path, {"sweep": "figure3", **settings})
-    rows, text = [], ""
     started = time.time()
     for spec in settings["data"]:
         check_data_spec(spec)
+    # Each dataset's plan (the same for every seed), so that the tables
+    # always hold every finished run of the sweep, whichever command trained it.
+    plans, loaded = {}, {}
+    for spec in settings["data"]:
+        loaded[spec] = _load(spec, seeds[0], settings["options"])
+        plans[spec] = _dataset_plan(spec, loaded[spec], seeds[0], settings, methods)
+    rows = finished_rows(sweep.path, seeds, plans)
+    text = _write_outputs(sweep, rows) if rows else ""
     # Seed-major: an interrupted sweep holds whole seeds of every dataset.
     for seed in seeds:
         for spec in settings["data"]:
-            config = resolve_config(spec, transform="fixed", seed=seed, **settings["options"])
-            data = load_dataset(
-                spec, seed=seed, data_dir=config.data_dir, max_examples=config.max_examples
-            )
-            width = {"width": config.width} if config.width else {}
-            c_base, c_full, _ = budget_reference(
-                config.architecture, data.input_shape, data.num_classes,
-                config.complexity_definition, **width,
-            )  # fmt: skip
-            base_budget = round(c_base / c_full, 4)
-            row_methods = methods if config.architecture == "resnet18" else ()
-            plan = sweep_plan(c_base, c_full, settings["targets"], settings["transforms"],
-                              row_methods,
-                              budget_floors(spec, row_methods, seed, settings["options"], data))
+            data = loaded.pop(spec) if spec in loaded else _load(spec, seed, settings["options"])
+            plan, _ = plans[spec]
             for label, target in plan:
                 name = run_name(label, target, seed)
                 run_dir = pathlib.Path(sweep.path) / data_slug(spec) / name
                 config = _run_config(spec, label, target, seed, settings["options"])
                 if verbose:
                     print(f"\n=== {spec}: {name} ({run_dir})")
-                results = run_classification(
+                run_classification(
                     config,
                     run_dir,
                     resume=RunDirectory(run_dir).holds_run(),
                     data=data,
                     verbose=verbose,
                 )
-                if label == MSNET:
-                    rows.extend(early_exit_rows(results, run_dir, seed))
-                else:
-                    rows.append(_row(results, run_dir, target == base_budget, seed))
+                rows = finished_rows(sweep.path, seeds, plans)
                 text = _write_outputs(sweep, rows)
     if verbose:
         figure = sweep.plots_dir / "figure3.png"
