@@ -20,8 +20,8 @@ Resolution ResNet-18's. The N-Jet networks of issue 12 are methods too:
 with safe subsampling (`njet-resnet18-safe`, `njet-nin-safe`) at the same
 p* values (down to their floor, as DiffStride's), sigma under the target
 through the surrogate of the safe-subsampled sizes; without
-(`njet-resnet18`, `njet-nin`) once per seed, their sizes being fixed. MSNet (`msnet`) trains once per seed and gives one row per
-calibrated early-exit threshold (`early_exit_rows`): its `p*` is the
+(`njet-resnet18`, `njet-nin`) once per seed, their sizes being fixed.
+MSNet (`msnet`) trains once per seed and gives one row per calibrated early-exit threshold (`early_exit_rows`): its `p*` is the
 target average complexity the threshold was calibrated for, over the
 ResNet-18's C_full, from the low branch alone to both branches on every
 image. Every (model, seed) is a classification run of its
@@ -57,8 +57,8 @@ Runs go seed by seed (every dataset and model of seed 0, then of seed 1,
 ...), so an interrupted sweep holds complete seeds of every dataset.
 `results.csv`, the summary and the plot are rewritten when the sweep
 starts and after every run, from every finished run of the sweep (whichever
-command trained it), so an interrupted sweep keeps what it finished; the same command again reuses
-the finished runs and resumes the interrupted one from its last checkpoint
+command trained it), so an interrupted sweep keeps what it finished; the
+same command again reuses the finished runs and resumes the interrupted one from its last checkpoint
 (`training.common.run_directory.claim_sweep`).
 
 Comparator rows are an explicit extension: a sweep directory claimed
@@ -164,8 +164,8 @@ def sweep_plan(c_base, c_full, targets=FIGURE3_TARGETS, transforms=FIGURE3_TRANS
             plan.append((method, None))
             continue
         floor = (floors or {}).get(method, 0.0)
-        below = [p for p in budgets if p < floor]
-        plan.extend((method, p) for p in budgets if p >= floor or p == max(below))
+        largest_below = max((p for p in budgets if p < floor), default=None)
+        plan.extend((method, p) for p in budgets if p >= floor or p == largest_below)
     return plan
 
 
@@ -473,23 +473,24 @@ def early_exit_rows(results, run_dir, seed):
 
 
 def _load(spec, seed, options):
-    """The dataset of `spec` for one seed, as its runs load it."""
+    """`(config, data)`: the fixed baseline's config of `spec` for one seed,
+    and the dataset as the seed's runs load it."""
     config = resolve_config(spec, transform="fixed", seed=seed, **options)
-    return load_dataset(spec, seed=seed, data_dir=config.data_dir,
-                        max_examples=config.max_examples)
+    return config, load_dataset(spec, seed=seed, data_dir=config.data_dir,
+                                max_examples=config.max_examples)
 
 
-def _dataset_plan(spec, data, seed, settings, methods):
-    """`(plan, base_budget)` of one dataset: its `sweep_plan`, with the
-    comparators only on the ResNet-18 data and their floors measured."""
-    config = resolve_config(spec, transform="fixed", seed=seed, **settings["options"])
+def _dataset_plan(spec, config, data, settings, methods):
+    """`(plan, base_budget)` of one dataset (`config`: its fixed baseline's):
+    its `sweep_plan`, with the comparators only on the ResNet-18 data and
+    their floors measured."""
     width = {"width": config.width} if config.width else {}
     c_base, c_full, _ = budget_reference(
         config.architecture, data.input_shape, data.num_classes,
         config.complexity_definition, **width,
     )  # fmt: skip
     row_methods = methods if config.architecture == "resnet18" else ()
-    floors = budget_floors(spec, row_methods, seed, settings["options"], data)
+    floors = budget_floors(spec, row_methods, config.seed, settings["options"], data)
     plan = sweep_plan(c_base, c_full, settings["targets"], settings["transforms"],
                       row_methods, floors)
     return plan, round(c_base / c_full, 4)
@@ -588,14 +589,15 @@ def run_figure3(
     # always hold every finished run of the sweep, whichever command trained it.
     plans, loaded = {}, {}
     for spec in settings["data"]:
-        loaded[spec] = _load(spec, seeds[0], settings["options"])
-        plans[spec] = _dataset_plan(spec, loaded[spec], seeds[0], settings, methods)
+        config, loaded[spec] = _load(spec, seeds[0], settings["options"])
+        plans[spec] = _dataset_plan(spec, config, loaded[spec], settings, methods)
     rows = finished_rows(sweep.path, seeds, plans)
     text = _write_outputs(sweep, rows) if rows else ""
     # Seed-major: an interrupted sweep holds whole seeds of every dataset.
     for seed in seeds:
         for spec in settings["data"]:
-            data = loaded.pop(spec) if spec in loaded else _load(spec, seed, settings["options"])
+            data = loaded.pop(spec) if spec in loaded else _load(
+                spec, seed, settings["options"])[1]
             plan, _ = plans[spec]
             for label, target in plan:
                 name = run_name(label, target, seed)

@@ -124,9 +124,9 @@ def plot_table1(results_by_label, rows, path):
         axis.axhline(0.0, color="black", linestyle="--", linewidth=1)
         axis.set_xticks(range(len(paired)))
         # "resolution lambda=0.001" over two lines: four or more labels fit.
-        axis.set_xticklabels([f"{row['model'].replace(' ', chr(10), 1)}\n({row['pairs']} seed"
-                              f"{'' if row['pairs'] == 1 else 's'})" for row in paired],
-                             fontsize=8)
+        labels = [row["model"].replace(" ", "\n", 1) + f"\n({row['pairs']} seed"
+                  f"{'' if row['pairs'] == 1 else 's'})" for row in paired]
+        axis.set_xticklabels(labels, fontsize=8)
         axis.set_xlim(-0.6, len(paired) - 0.4)
         axis.set_ylabel("mAP@0.5 - baseline, same seed (points)")
         axis.set_title("Paired difference from the baseline, 95% CI")
