@@ -254,6 +254,58 @@ def test_initial_linear_complexity_is_the_baseline_s():
     assert float(model.model_complexity()) == expected
 
 
+def _hand_complexity(model, definition):
+    """C_PAN from NumPy: per conv, q = clip(d_in * s, min_size, max_size)
+    per axis, divided by the conv's stride, summed or multiplied."""
+    values = {}
+    for name, layer, stride in model.panet_blocks():
+        d_in = keras.ops.convert_to_numpy(layer.input_size).astype("float64")
+        s = keras.ops.convert_to_numpy(layer.scale).astype("float64")
+        q = np.clip(d_in * s, layer.min_size, layer.max_size or np.inf) / stride
+        values[f"{name}_conv"] = q[0] * q[1] if definition == "area" else q[0] + q[1]
+    return values
+
+
+@pytest.mark.parametrize("definition", ["area", "linear"])
+def test_moved_complexity_and_its_gradient_match_a_hand_count(definition):
+    keras.utils.set_random_seed(3)
+    model = resolution_yolov8(3, image_size=SMALL, complexity_definition=definition)
+    rng = np.random.default_rng(0)
+    blocks = model.panet_blocks()
+    for _, layer, _ in blocks:
+        layer.scale.assign(rng.uniform(0.6, 1.3, 2).astype("float32"))
+    blocks[0][1].scale.assign([0.01, 1.0])  # q below min_size: clipped, no gradient.
+    model(np.zeros((1, SMALL, SMALL, 3), "float32"))  # Records the moved input sizes.
+    expected = _hand_complexity(model, definition)
+    received = panet_layer_complexities(model, definition)
+    assert list(received) == list(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(float(received[name]), value, rtol=1e-6, err_msg=name)
+    total = float(model.model_complexity())
+    np.testing.assert_allclose(total, sum(expected.values()), rtol=1e-6)
+
+    # dC/ds against central differences of the hand count (sizes fixed).
+    scales = [layer.scale for _, layer, _ in blocks]
+    with tf.GradientTape() as tape:
+        complexity = model.model_complexity()
+    gradients = tape.gradient(complexity, scales)
+    step = 1e-3
+    for index in (0, 5, 21):
+        layer = blocks[index][1]
+        start = keras.ops.convert_to_numpy(layer.scale).copy()
+        for axis in range(2):
+            moved = []
+            for sign in (1, -1):
+                layer.scale.assign(start + sign * step * np.eye(2)[axis])
+                moved.append(sum(_hand_complexity(model, definition).values()))
+            layer.scale.assign(start)
+            numeric = (moved[0] - moved[1]) / (2 * step)
+            analytic = float(keras.ops.convert_to_numpy(gradients[index])[axis])
+            np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-6,
+                                       err_msg=f"layer {index}, axis {axis}")
+    assert float(keras.ops.convert_to_numpy(gradients[0])[0]) == 0.0  # clipped axis
+
+
 def test_trainable_params_add_two_per_resolution_layer(baseline, resolution, depth_2):
     model, _ = resolution
     assert _trainable_count(baseline) == 2_152_444
