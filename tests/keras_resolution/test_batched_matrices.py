@@ -139,13 +139,14 @@ def _step_op_count(static_sizes, shape=(16, 16, 8), scale=(0.8, 0.8), **kwargs):
 
 
 def test_static_2d_layer_graph_op_count_is_bounded():
-    """One static-size 2-D layer's forward + gradient graph: 158 ops when
-    measured with equal sizes, 178 with unequal ones (the per-axis matrices
-    gave 247 for both), about 20 of them the loss and tf.function's own.
-    Guards against the per-axis graph coming back."""
+    """One static-size 2-D layer's forward + gradient graph: 142 ops when
+    measured with equal sizes, 162 with unequal ones (the per-axis matrices
+    gave 247 for both, and products that broadcast the matrix 158 and 178),
+    about 20 of them the loss and tf.function's own. Guards against the
+    per-axis graph or the broadcasting gradient coming back."""
     counts = _step_op_count(static_sizes=True)
-    assert sum(counts.values()) <= 165, counts
+    assert sum(counts.values()) <= 145, counts
     # One scale read for the matrices (no unstack), one cos per axis.
     assert counts["Cos"] == 2 and counts["Unpack"] == 2 and counts["Minimum"] == 1, counts
     anisotropic = _step_op_count(static_sizes=True, shape=(16, 24, 8), scale=(0.5, 0.9))
-    assert sum(anisotropic.values()) <= 185, anisotropic
+    assert sum(anisotropic.values()) <= 165, anisotropic
