@@ -208,3 +208,29 @@ def test_an_interrupted_sweep_keeps_every_finished_run_in_its_tables(tmp_path, m
     assert [(r["transform"], r["seed"]) for r in rows] == [("fixed", 0), ("fixed", 1), ("dct", 1)]
     summary = read_csv(sweep_dir / "summary.csv")
     assert [(s["transform"], s["runs"]) for s in summary] == [("fixed", 2), ("dct", 1)]
+
+
+def test_a_run_another_process_trains_is_skipped_and_named(
+        tmp_path, monkeypatch, capsys, run_locked_elsewhere):
+    trained = []
+    fake = _fake_classification(trained)
+
+    def locking(config, run_dir, resume=False, data=None, verbose=1):
+        with RunDirectory(run_dir).training_lock():  # as the real job does
+            return fake(config, run_dir, resume, data, verbose)
+
+    monkeypatch.setattr(figure3, "run_classification", locking)
+    sweep_dir = tmp_path / "figure3"
+    busy = RunDirectory(sweep_dir / "embedded-radio" / "dct-p1.0000")
+    options = dict(targets=[1.0], transforms=["dct"], seeds=[0, 1], verbose=0, max_examples=64,
+                   epochs=1, batch_size=32)
+    with run_locked_elsewhere(busy.path):
+        figure3.run_figure3(["embedded-radio"], sweep_dir, **options)
+    assert trained == [("fixed", None, 0), ("fixed", None, 1), ("dct", 1.0, 1)]
+    out = capsys.readouterr().out
+    assert "1 run(s) were being trained by another process" in out and str(busy.path) in out
+    rows = read_csv(sweep_dir / "results.csv")
+    assert [(r["transform"], r["seed"]) for r in rows] == [("fixed", 0), ("fixed", 1), ("dct", 1)]
+    figure3.run_figure3(["embedded-radio"], sweep_dir, **options)
+    assert trained[3:] == [("dct", 1.0, 0)]
+    assert len(read_csv(sweep_dir / "results.csv")) == 4

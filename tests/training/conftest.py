@@ -71,7 +71,7 @@ def fake_detection_training(monkeypatch):
     sweeps call, by a stand-in that trains nothing: a new run is claimed
     with its config and finishes at once with `results_of(config)`; a
     resumed run must be finished and returns what it stored, as the run
-    loop does.
+    loop does. It holds the run's lock meanwhile, as the real job does.
 
     Returns:
         `install(results_of, record)`: installs the stand-in and returns the
@@ -83,15 +83,16 @@ def fake_detection_training(monkeypatch):
 
         def train_detection(config, run_dir, resume=False, verbose=1):
             run = RunDirectory(run_dir)
-            if resume:
-                assert run.read_state().finished
-                return json.loads(run.results_json.read_text())
-            trained.append(record(config))
-            run.claim({"experiment": "detection", "config": dataclasses.asdict(config)})
-            result = results_of(config)
-            run.results_json.write_text(json.dumps(result))
-            run.write_state(RunState(epochs_done=1, finished=True))
-            return result
+            with run.training_lock():
+                if resume:
+                    assert run.read_state().finished
+                    return json.loads(run.results_json.read_text())
+                trained.append(record(config))
+                run.claim({"experiment": "detection", "config": dataclasses.asdict(config)})
+                result = results_of(config)
+                run.results_json.write_text(json.dumps(result))
+                run.write_state(RunState(epochs_done=1, finished=True))
+                return result
 
         monkeypatch.setattr("training.detection.job.train_detection", train_detection)
         return trained

@@ -2,17 +2,23 @@
 
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
 from training.common.run_directory import RunDirectory
+from training.common.run_directory import RunInUseError
 from training.common.run_directory import RunState
 from training.common.run_directory import atomic_write
 from training.common.run_directory import atomic_write_csv
 from training.common.run_directory import claim_sweep
 from training.common.run_directory import read_csv
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
@@ -113,3 +119,33 @@ def test_atomic_write_gives_the_umask_permissions_and_keeps_keras_suffixes(tmp_p
     assert seen[0].endswith(".weights.h5") and seen[1].endswith(".keras")
     for name in ("backbone-1a2b.weights.h5", "best.keras"):
         assert os.stat(tmp_path / name).st_mode & 0o777 == 0o644, name
+
+
+def test_a_run_is_trained_by_one_process_at_a_time(tmp_path, run_locked_elsewhere):
+    run = RunDirectory(tmp_path / "run")
+    with run_locked_elsewhere(run.path) as holder:
+        with pytest.raises(RunInUseError, match=f"process {holder.pid} on .*run.lock"):
+            with run.training_lock():
+                pass
+    # The holder was killed without letting go: the system released its lock.
+    with run.training_lock():
+        assert f"process {os.getpid()} " in run.lock_path.read_text()
+        with run.training_lock():  # Re-entrant within a process (job, then run loop).
+            pass
+        assert run.lock_path.exists()
+    assert not run.lock_path.exists()
+
+
+def test_resuming_a_run_another_process_trains_is_refused_in_one_line(
+        tmp_path, run_locked_elsewhere):
+    run = RunDirectory(tmp_path / "run")
+    run.write_config({"experiment": "detection", "config": {}})
+    with run_locked_elsewhere(run.path) as holder:
+        result = subprocess.run(
+            [sys.executable, "-m", "training", "train", "--resume", str(run.path)],
+            capture_output=True, text=True, cwd=REPO, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )
+    assert result.returncode == 2, result.stderr
+    message = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    assert len(message) == 1 and f"process {holder.pid}" in message[0], result.stderr
+    assert str(run.path) in message[0]

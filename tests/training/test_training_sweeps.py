@@ -293,3 +293,21 @@ def test_table1_shows_no_spread_for_a_single_run():
     assert single[:5] == ["baseline", "1", "59.0%", "-", "7,360"]
     pair = sweeps.format_table1(sweeps.summarise({"baseline": two})).splitlines()[2].split()
     assert pair[:5] == ["baseline", "2", "61.0%", "+-", "2.8"]  # mean, std of 58.99, 62.95
+
+
+def test_runs_another_process_trains_are_skipped_with_the_runs_that_start_from_them(
+        tmp_path, capsys, fake_detection_training, run_locked_elsewhere):
+    trained = fake_detection_training(lambda config: _result(0.5, 1000.0),
+                                      lambda config: (config.model, config.srf_stage, config.seed))
+    base = DetectionConfig()
+    with run_locked_elsewhere(tmp_path / "baseline_seed0"):  # a second command's run
+        sweeps.run_table1(base, [0, 1], [], tmp_path, verbose=0, upsamplers=["srf"])
+    # Seed 0's SRF-GAN stages start from that baseline: skipped with it.
+    assert trained == [("baseline", None, 1), ("srf", 1, 1), ("srf", 3, 1)]
+    out = capsys.readouterr().out
+    assert "3 run(s) skipped" in out and "Skipped:" in out and "baseline_seed0 is being trained" in out
+    assert json.loads((tmp_path / "table1.json").read_text())["runs"]["baseline"] == [
+        {**_result(0.5, 1000.0), "seed": 1}]
+    sweeps.run_table1(base, [0, 1], [], tmp_path, verbose=0, upsamplers=["srf"])
+    assert trained[3:] == [("baseline", None, 0), ("srf", 1, 0), ("srf", 3, 0)]
+    assert "skipped" not in capsys.readouterr().out

@@ -88,6 +88,7 @@ from training.common.tables import seed_cells
 from training.classification.job import build_model
 from training.classification.job import run_classification
 from training.common.run_directory import RunDirectory
+from training.common.run_directory import RunInUseError
 from training.common.run_directory import atomic_write_csv
 from training.common.run_directory import atomic_write_json
 from training.common.run_directory import atomic_write_text
@@ -594,6 +595,9 @@ def run_figure3(
     rows = finished_rows(sweep.path, seeds, plans)
     text = _write_outputs(sweep, rows) if rows else ""
     # Seed-major: an interrupted sweep holds whole seeds of every dataset.
+    # Runs another process is training are skipped (so that the same command
+    # started twice shares the work), and named at the end.
+    in_use = []
     for seed in seeds:
         for spec in settings["data"]:
             data = loaded.pop(spec) if spec in loaded else _load(
@@ -605,15 +609,24 @@ def run_figure3(
                 config = _run_config(spec, label, target, seed, settings["options"])
                 if verbose:
                     print(f"\n=== {spec}: {name} ({run_dir})")
-                run_classification(
-                    config,
-                    run_dir,
-                    resume=RunDirectory(run_dir).holds_run(),
-                    data=data,
-                    verbose=verbose,
-                )
+                try:
+                    run_classification(
+                        config,
+                        run_dir,
+                        resume=RunDirectory(run_dir).holds_run(),
+                        data=data,
+                        verbose=verbose,
+                    )
+                except RunInUseError as error:  # Another command of the sweep has it.
+                    in_use.append(run_dir)
+                    print(f"Skipped: {error}")
+                    continue
                 rows = finished_rows(sweep.path, seeds, plans)
                 text = _write_outputs(sweep, rows)
+    if in_use:
+        print(f"{len(in_use)} run(s) were being trained by another process: "
+              + ", ".join(str(path) for path in in_use)
+              + ". The tables hold them once they finish (run the command again then).")
     if verbose:
         figure = sweep.plots_dir / "figure3.png"
         print(f"\nFigure 3 sweep done in {time.time() - started:.0f} s: {figure}")

@@ -374,10 +374,11 @@ def run_classification(config, run_dir, resume=False, data=None, verbose=1):
     >>> results = run_classification(config, "runs/radio-dct-0.25")
     >>> results["test_accuracy"], results["complexity_fraction"]
     """
-    if resume:
-        config = ClassifyConfig(**read_run_config(run_dir, "classification"))
-    experiment = ClassificationExperiment(config, data, verbose)
-    return run_experiment(experiment, run_dir, resume, verbose)
+    with RunDirectory(run_dir).training_lock():  # before the data is loaded
+        if resume:
+            config = ClassifyConfig(**read_run_config(run_dir, "classification"))
+        experiment = ClassificationExperiment(config, data, verbose)
+        return run_experiment(experiment, run_dir, resume, verbose)
 
 
 def evaluate_run(run_dir, checkpoint="best", verbose=1):

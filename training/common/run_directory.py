@@ -16,21 +16,35 @@ A run directory holds everything one training job produces:
     summary.txt        the same as a text table
     plots/             PNG figures
     tensorboard/       TensorBoard logs
+    run.lock           while a process trains the run: its host and pid
 
 Every file is written to a temporary name in the same directory and renamed
 into place (`os.replace`), so a run killed at any moment leaves either the
 old file or the new one, never a torn one. `state.json` is written after the
 checkpoint it describes, so it never points at a checkpoint that does not
 exist yet.
+
+One process trains a run at a time: `RunDirectory.training_lock` holds
+`run.lock` while it does, so a second command on the same run (two sweeps
+sharing a directory, or `--resume` of a run that is still training) gets
+`RunInUseError` instead of writing the same checkpoints. The system lets
+go of the lock of a process that dies.
 """
 
+import contextlib
 import csv
 import dataclasses
 import io
 import json
 import os
 import pathlib
+import socket
 import tempfile
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 
 
@@ -158,6 +172,13 @@ class RunState:
     finished: bool = False
 
 
+class RunInUseError(FileExistsError):
+    """Another process is training the run (it holds its `run.lock`)."""
+
+
+_LOCKED_HERE = set()  # Run directories whose lock this process holds.
+
+
 class RunDirectory:
     """The files of one run (see module docstring).
 
@@ -183,6 +204,53 @@ class RunDirectory:
     results_json = property(lambda self: self.path / "results.json")
     plots_dir = property(lambda self: self.path / "plots")
     tensorboard_dir = property(lambda self: self.path / "tensorboard")
+
+    lock_path = property(lambda self: self.path / "run.lock")
+
+    @contextlib.contextmanager
+    def training_lock(self):
+        """Holds an exclusive lock on `run.lock` within the block (an
+        advisory `flock`, which the system releases when the holder dies, so
+        a killed run never stays locked). The file records the holder's
+        host and process id for the error message, and is removed on exit.
+        Without `fcntl` (Windows) runs are not locked. Re-entrant within a
+        process: a job can lock its run before it loads data, and the run
+        loop lock it again.
+
+        Raises:
+            RunInUseError: another process holds the lock.
+        """
+        key = self.path.resolve()
+        if fcntl is None or key in _LOCKED_HERE:
+            yield
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        while True:
+            handle = os.open(self.lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(handle, 256).decode(errors="replace").strip() or "another process"
+                os.close(handle)
+                raise RunInUseError(
+                    f"{self.path} is being trained by {holder} ({self.lock_path}); wait for it "
+                    "to finish, or stop it and run the command again."
+                ) from None
+            try:  # The file may have been removed by the holder that just let go.
+                if os.stat(self.lock_path).st_ino == os.fstat(handle).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(handle)
+        _LOCKED_HERE.add(key)
+        try:
+            os.ftruncate(handle, 0)
+            os.write(handle, f"process {os.getpid()} on {socket.gethostname()}".encode())
+            yield
+        finally:
+            _LOCKED_HERE.discard(key)
+            self.lock_path.unlink(missing_ok=True)  # Before letting go: see the loop above.
+            os.close(handle)
 
     def holds_run(self):
         """Whether the directory already holds a run (config or checkpoint)."""

@@ -149,8 +149,17 @@ def run_experiment(experiment, run_dir, resume=False, verbose=1):
 
     Returns:
         The results dict, also in `RUN_DIR/results.json`.
+
+    Raises:
+        RunInUseError: another process is training the run.
     """
     run = RunDirectory(run_dir)
+    with run.training_lock():
+        return _train(experiment, run, resume, verbose)
+
+
+def _train(experiment, run, resume, verbose):
+    """`run_experiment` once the run is locked."""
     config = experiment.config
     if resume:
         state = run.read_state()

@@ -304,9 +304,10 @@ def train_detection(config, run_dir, resume=False, verbose=1):
     """
     from training.detection.srf_stages import experiment_for
 
-    if resume:
-        config = config_of_run(read_run_config(run_dir, "detection"))
-    return run_experiment(experiment_for(config, verbose), run_dir, resume, verbose)
+    with RunDirectory(run_dir).training_lock():  # before the data is loaded
+        if resume:
+            config = config_of_run(read_run_config(run_dir, "detection"))
+        return run_experiment(experiment_for(config, verbose), run_dir, resume, verbose)
 
 
 def evaluate_run(run_dir, checkpoint="best", data=None, verbose=1):

@@ -32,6 +32,7 @@ import json
 import pathlib
 
 from training.common.run_directory import RunDirectory
+from training.common.run_directory import RunInUseError
 from training.common.statistics import estimate_columns
 from training.common.statistics import estimate_from_columns
 from training.common.statistics import format_estimate
@@ -437,14 +438,28 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_o
     if stored is not None and upgrade_settings(stored) != settings:
         atomic_write_json(path, settings)  # The sweep grew by DiffStride or upsampler rows.
     results_by_label = {}
+    in_use = []  # Runs another process is training (the same command started twice).
     for label, config in runs:
         run_dir = sweep_dir / run_name(label, config.seed)
-        results = train_detection(config, run_dir, resume=RunDirectory(run_dir).holds_run(),
-                                  verbose=verbose)
+        sources = {config.srf_target, config.srf_generators} - {None}
+        if sources & {str(path) for path in in_use}:
+            in_use.append(run_dir)  # It starts from a run that is not finished.
+            continue
+        try:
+            results = train_detection(config, run_dir, resume=RunDirectory(run_dir).holds_run(),
+                                      verbose=verbose)
+        except RunInUseError as error:
+            in_use.append(run_dir)
+            print(f"Skipped: {error}")
+            continue
         if not is_table_row(label):
             continue
         results = {**results, "seed": config.seed}  # pairs runs with the baseline's
         results_by_label.setdefault(label, []).append(results)
+    if in_use:
+        print(f"{len(in_use)} run(s) skipped, being trained by another process or starting "
+              "from one that is: " + ", ".join(str(path) for path in in_use)
+              + ". Run the command again once they finish: the table below lacks them.")
     rows = summarise(results_by_label)
     text = table1_text(rows, results_by_label)
     print("\n" + text)
