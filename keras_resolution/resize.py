@@ -215,12 +215,14 @@ def apply_along_axes(x, matrices, axes):
     reshaped straight into the next one's 3D view, both being views of the
     same row-major tensor): the same products, fewer ops in a graph.
 
-    A matrix applied to a middle axis is broadcast to the batch of the 3D
-    view explicitly: the batched product of equal batch shapes has a
-    gradient of two products, where TensorFlow's gradient of a product
-    that broadcasts adds about sixteen ops of shape arithmetic per product
-    (the broadcast's own gradient sums over the batch, as that one did:
-    values and gradients are the same bits).
+    With static shapes, a matrix applied to a middle axis is broadcast to
+    the batch of the 3D view explicitly: the batched product of equal batch
+    shapes has a gradient of two products, where TensorFlow's gradient of a
+    product that broadcasts adds about sixteen ops of shape arithmetic per
+    product (the broadcast's own gradient sums over the batch, as that one
+    did: values and gradients are the same bits). With sizes known only in
+    the graph the explicit broadcast needs shape ops of its own, more than
+    it saves, so there the product broadcasts.
 
     Args:
         x: Tensor of any rank >= 1.
@@ -240,12 +242,14 @@ def apply_along_axes(x, matrices, axes):
         for dim in shape[axis + 1 :]:
             after = after * dim
         matrix = ops.cast(matrix, x.dtype)
+        matrix_shape = shape_of(matrix)
         if axis == len(shape) - 1:
             y = ops.matmul(ops.reshape(y, (before, shape[axis])), ops.transpose(matrix))
         else:
-            batched = ops.broadcast_to(matrix, (before, *shape_of(matrix)))
-            y = ops.matmul(batched, ops.reshape(y, (before, shape[axis], after)))
-        shape[axis] = shape_of(matrix)[0]
+            if isinstance(before, int) and isinstance(matrix_shape, tuple):
+                matrix = ops.broadcast_to(matrix, (before, *matrix_shape))
+            y = ops.matmul(matrix, ops.reshape(y, (before, shape[axis], after)))
+        shape[axis] = matrix_shape[0]
     return ops.reshape(y, tuple(shape))
 
 
