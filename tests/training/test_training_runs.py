@@ -134,6 +134,13 @@ def test_a_run_is_trained_by_one_process_at_a_time(tmp_path, run_locked_elsewher
             pass
         assert run.lock_path.exists()
     assert not run.lock_path.exists()
+    fresh = RunDirectory(tmp_path / "fresh")
+    with fresh.training_lock():
+        assert fresh.lock_path.exists()
+    assert not fresh.path.exists()  # The lock made the directory; nothing else was written.
+    with fresh.training_lock():
+        fresh.write_config({"epochs": 1})
+    assert sorted(p.name for p in fresh.path.iterdir()) == ["config.json"]
 
 
 def test_resuming_a_run_another_process_trains_is_refused_in_one_line(

@@ -212,7 +212,8 @@ class RunDirectory:
         """Holds an exclusive lock on `run.lock` within the block (an
         advisory `flock`, which the system releases when the holder dies, so
         a killed run never stays locked). The file records the holder's
-        host and process id for the error message, and is removed on exit.
+        host and process id for the error message, and is removed on exit
+        (with the directory, if the lock created it and it stayed empty).
         Without `fcntl` (Windows) runs are not locked. Re-entrant within a
         process: a job can lock its run before it loads data, and the run
         loop lock it again.
@@ -224,6 +225,7 @@ class RunDirectory:
         if fcntl is None or key in _LOCKED_HERE:
             yield
             return
+        created = not self.path.exists()
         self.path.mkdir(parents=True, exist_ok=True)
         while True:
             handle = os.open(self.lock_path, os.O_CREAT | os.O_RDWR, 0o644)
@@ -251,6 +253,8 @@ class RunDirectory:
             _LOCKED_HERE.discard(key)
             self.lock_path.unlink(missing_ok=True)  # Before letting go: see the loop above.
             os.close(handle)
+            if created and not any(self.path.iterdir()):  # Nothing started: leave no trace.
+                self.path.rmdir()
 
     def holds_run(self):
         """Whether the directory already holds a run (config or checkpoint)."""
