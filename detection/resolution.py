@@ -252,7 +252,8 @@ class ResolutionYOLOV8Detector(keras_resolution.ComplexityBudgetMixin, PANetYOLO
         stride: an `(n convs, 2)` float32 tensor, differentiable in the
         scales. One product and one clip for all the layers (each layer's
         `_target_lengths` per element): the hinge is in every training
-        step's graph, and per-layer arithmetic there cost about 1,400 ops."""
+        step's graph, where per-layer arithmetic made it a large share of
+        the ops to trace (BENCHMARKS.md, issue 14 item 5)."""
         blocks = self.panet_blocks()
         layers = [layer for _, layer, _ in blocks]
         d_in = ops.cast(ops.stack([layer.input_size.value for layer in layers]), "float32")

@@ -218,11 +218,11 @@ def apply_along_axes(x, matrices, axes):
     With static shapes, a matrix applied to a middle axis is broadcast to
     the batch of the 3D view explicitly: the batched product of equal batch
     shapes has a gradient of two products, where TensorFlow's gradient of a
-    product that broadcasts adds about sixteen ops of shape arithmetic per
-    product (the broadcast's own gradient sums over the batch, as that one
-    did: values and gradients are the same bits). With sizes known only in
-    the graph the explicit broadcast needs shape ops of its own, more than
-    it saves, so there the product broadcasts.
+    product that broadcasts adds shape arithmetic to each product
+    (BENCHMARKS.md, issue 14 item 5; the broadcast's own gradient sums over
+    the batch, as that one did: values and gradients are the same bits).
+    With sizes known only in the graph the explicit broadcast needs shape
+    ops of its own, more than it saves, so there the product broadcasts.
 
     Args:
         x: Tensor of any rank >= 1.
