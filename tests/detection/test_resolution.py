@@ -281,6 +281,12 @@ def test_moved_complexity_and_its_gradient_match_a_hand_count(definition):
     assert list(received) == list(expected)
     for name, value in expected.items():
         np.testing.assert_allclose(float(received[name]), value, rtol=1e-6, err_msg=name)
+    # The detector's one computation agrees with each layer's own complexity.
+    power = 2 if definition == "area" else 1
+    for name, layer, stride in blocks:
+        np.testing.assert_allclose(float(received[f"{name}_conv"]),
+                                   float(layer.complexity(definition)) / stride**power,
+                                   rtol=1e-6, err_msg=name)
     total = float(model.model_complexity())
     np.testing.assert_allclose(total, sum(expected.values()), rtol=1e-6)
 
