@@ -336,6 +336,12 @@ def build_parser():
     export.add_argument("--tolerance", type=float, default=1e-4,
                         help="largest difference to Keras allowed, relative to each output's "
                              "largest absolute value")
+    rebuild = _parser(commands, "rebuild",
+                      "restore the checkpoints of finished runs whose records were kept without "
+                      "them (a clone of docs/runs): train each again and check it writes the "
+                      "same records")
+    rebuild.add_argument("run_dirs", metavar="RUN_DIR", nargs="+",
+                         help="finished run directories (detection or classification)")
     pretrain = _parser(commands, "pretrain-backbone",
                        "pretrain a detection backbone on generated crops, once, into the cache")
     _add_pretraining_options(pretrain)
@@ -490,6 +496,27 @@ def _export(args, verbose):
                       check_images=args.check_images, tolerance=args.tolerance, verbose=verbose)
 
 
+def _rebuild(args, verbose):
+    from training.common.checkpoint_rebuild import rebuild_checkpoints
+    from training.common.run_directory import RunDirectory
+    from training.detection.srf_stages import restore_sources
+
+    for run_dir in args.run_dirs:
+        experiment, config = RunDirectory(run_dir).read_config()
+        if experiment == "classification":
+            from training.classification.job import run_classification
+
+            rebuild_checkpoints(run_dir, lambda d: run_classification(
+                None, d, resume=True, verbose=verbose), verbose)
+            continue
+        from training.detection.config import config_of_run
+        from training.detection.job import train_detection
+
+        restore_sources(config_of_run(config), verbose)  # SRF-GAN stages: their sources first
+        rebuild_checkpoints(run_dir, lambda d: train_detection(None, d, resume=True,
+                                                               verbose=verbose), verbose)
+
+
 def _pretrain_backbone(args, verbose):
     from training.detection.backbone_pretraining import BackbonePretrainingRecipe
     from training.detection.backbone_pretraining import ensure_pretrained_backbone
@@ -505,7 +532,8 @@ def _pretrain_backbone(args, verbose):
 
 
 COMMANDS = {"train": _train, "evaluate": _evaluate, "classify": _classify, "sweep": _sweep,
-            "layout": _layout, "export": _export, "pretrain-backbone": _pretrain_backbone}
+            "layout": _layout, "export": _export, "rebuild": _rebuild,
+            "pretrain-backbone": _pretrain_backbone}
 
 
 def main(argv=None):

@@ -31,10 +31,17 @@ def _weights(run_dir):
     ]
 
 
+@pytest.fixture(scope="module")
+def reference(tiny_radio, tmp_path_factory):
+    """(run directory, results) of an uninterrupted run of `_config()`."""
+    run_dir = tmp_path_factory.mktemp("runs") / "reference"
+    return run_dir, run_classification(_config(), run_dir, data=tiny_radio, verbose=0)
+
+
 def test_resume_after_a_kill_mid_epoch_matches_an_uninterrupted_run(
-    tiny_radio, tmp_path, monkeypatch
+    tiny_radio, reference, tmp_path, monkeypatch
 ):
-    reference = run_classification(_config(), tmp_path / "reference", data=tiny_radio, verbose=0)
+    reference_dir, reference = reference
 
     original = BatchCheckpoint.on_train_batch_end
 
@@ -54,7 +61,7 @@ def test_resume_after_a_kill_mid_epoch_matches_an_uninterrupted_run(
         run_classification(_config(), tmp_path / "killed", data=tiny_radio, verbose=0)
     resumed = run_classification(None, tmp_path / "killed", resume=True, data=tiny_radio, verbose=0)
 
-    for a, b in zip(_weights(tmp_path / "reference"), _weights(tmp_path / "killed")):
+    for a, b in zip(_weights(reference_dir), _weights(tmp_path / "killed")):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     for key in ("test_accuracy", "complexity_fraction"):
         assert resumed[key] == pytest.approx(reference[key])
@@ -63,3 +70,24 @@ def test_resume_after_a_kill_mid_epoch_matches_an_uninterrupted_run(
     assert RunDirectory(tmp_path / "killed").read_state().finished
     # A finished run resumes to its stored results without training.
     assert run_classification(None, tmp_path / "killed", resume=True, verbose=0) == resumed
+
+
+def test_a_kept_runs_checkpoints_are_rebuilt_bit_for_bit(tiny_radio, reference, tmp_path):
+    """The records of a finished run without its .keras files (as git keeps
+    them): training it again gives the same records, and the same weights."""
+    import shutil
+
+    from training.common.checkpoint_rebuild import rebuild_checkpoints
+
+    original = reference[0]
+    kept = tmp_path / "kept"
+    shutil.copytree(original, kept, ignore=shutil.ignore_patterns("*.keras", "tensorboard"))
+    rebuilt = rebuild_checkpoints(kept, lambda directory: run_classification(
+        None, directory, resume=True, data=tiny_radio, verbose=0), verbose=0)
+    assert rebuilt == RunDirectory(kept).best_checkpoint
+    assert not (kept / "rebuild").exists()
+    for a, b in zip(_weights(original), _weights(kept)):
+        np.testing.assert_array_equal(a, b)
+    best = [keras.saving.load_model(path / "best.keras").weights for path in (original, kept)]
+    for a, b in zip(*best):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -69,9 +69,10 @@ def interrupt_after_batch(monkeypatch):
 def fake_detection_training(monkeypatch):
     """Replaces `training.detection.job.train_detection`, which the detection
     sweeps call, by a stand-in that trains nothing: a new run is claimed
-    with its config and finishes at once with `results_of(config)`; a
-    resumed run must be finished and returns what it stored, as the run
-    loop does. It holds the run's lock meanwhile, as the real job does.
+    with its config and finishes at once with `results_of(config)` and
+    empty checkpoint files; a resumed run must be finished and returns what
+    it stored, as the run loop does. It holds the run's lock meanwhile, as
+    the real job does.
 
     Returns:
         `install(results_of, record)`: installs the stand-in and returns the
@@ -91,6 +92,8 @@ def fake_detection_training(monkeypatch):
                 run.claim({"experiment": "detection", "config": dataclasses.asdict(config)})
                 result = results_of(config)
                 run.results_json.write_text(json.dumps(result))
+                for checkpoint in (run.best_checkpoint, run.last_checkpoint):
+                    checkpoint.write_bytes(b"")  # as a run's own, not a kept record's
                 run.write_state(RunState(epochs_done=1, finished=True))
                 return result
 

@@ -7,9 +7,11 @@ of issue 9 that in-process tests could not see).
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from voc_fixtures import GOOD_CLASSES
 from voc_fixtures import write_defective_voc
@@ -176,6 +178,21 @@ def test_classification_train_evaluate_resume_in_fresh_processes(tmp_path, monke
     results = json.loads((tmp_path / "killed" / "results.json").read_text())
     assert results["test_accuracy"] == pytest.approx(reference["test_accuracy"], abs=1e-6)
     assert results["sizes"] == reference["sizes"]
+
+    # The records without the checkpoints, as a clone of docs/runs has them.
+    kept = tmp_path / "kept"
+    shutil.copytree(tmp_path / "reference", kept, ignore=shutil.ignore_patterns("*.keras"))
+    rebuilt = cli("rebuild", kept)
+    assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+    assert "checkpoints restored" in rebuilt.stdout
+    import keras
+
+    import keras_resolution.applications  # noqa: F401 (registers the classifiers' layers)
+
+    for name in ("best.keras", "last.keras"):
+        models = [keras.saving.load_model(path / name) for path in (tmp_path / "reference", kept)]
+        for a, b in zip(*(model.weights for model in models)):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
 @pytest.mark.slow  # two runs of the README main command: about 25 min on 2 cores

@@ -306,7 +306,11 @@ class RunDirectory:
         if which == "best" and self.best_checkpoint.exists():
             return self.best_checkpoint
         if not self.last_checkpoint.exists():
-            raise FileNotFoundError(f"{self.path}: the run has no checkpoint (last.keras).")
+            finished = self.read_state().finished
+            raise FileNotFoundError(
+                f"{self.path}: the run has no checkpoint (last.keras)"
+                + ("; its records were kept without it: restore it with python -m training "
+                   f"rebuild {self.path}." if finished else "."))
         return self.last_checkpoint
 
 

@@ -25,6 +25,8 @@ import math
 
 import keras
 
+from training.common.checkpoint_rebuild import missing_checkpoints
+from training.common.checkpoint_rebuild import rebuild_checkpoints
 from training.common.optimizers import make_optimizer
 from training.common.optimizers import piecewise_schedule
 from training.common.optimizers import with_warmup
@@ -38,6 +40,7 @@ from training.detection.data.pipeline import make_detection_dataset
 from training.detection.job import DetectionExperiment
 from training.detection.job import load_detector
 from training.detection.job import strategy_scope
+from training.detection.job import train_detection
 
 # Settings a stage must share with the run it starts from: the maps it
 # learns on (or the detector it fine-tunes) are that run's.
@@ -72,10 +75,29 @@ def finished_run(run_dir, flag, expected):
     if not predicate(config):
         raise ValueError(f"{flag} {run.path}: not {description} (a --model {config.model} "
                          f"run).")
+    if missing_checkpoints(run.path, which=("best",)):
+        raise ValueError(f"{flag} {run.path}: the run's records were kept without its "
+                         f"checkpoints; restore them with python -m training rebuild {run.path}.")
     if not (run.read_state().finished and run.best_checkpoint.exists()):
         raise ValueError(f"{flag} {run.path}: the run has not finished (no best.keras with a "
                          "finished state.json); finish it with --resume first.")
     return config
+
+
+def restore_sources(config, verbose=1):
+    """Restores the checkpoints of the finished runs an SRF-GAN stage
+    `config` starts from (stage 1: its baseline; stage 3: its stage-1 run and
+    that run's baseline), where their records were kept without them, by
+    training them again (`rebuild_checkpoints`), the runs they start from
+    first. Runs that are missing or unfinished are left to the stage's own
+    checks. Any other `config` has no sources: nothing happens."""
+    for source in (config.srf_target, config.srf_generators):
+        if source is None or not RunDirectory(source).config_path.exists():
+            continue
+        restore_sources(config_of_run(read_run_config(source, "detection")), verbose)
+        if missing_checkpoints(source, which=("best",)):  # what a stage loads
+            rebuild_checkpoints(source, lambda directory: train_detection(
+                None, directory, resume=True, verbose=verbose), verbose)
 
 
 def _check_shared(config, source, flag, names=SHARED_SETTINGS):

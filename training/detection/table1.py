@@ -420,6 +420,7 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_o
     """
     from training.detection.job import train_detection
     from training.detection.plots import plot_table1
+    from training.detection.srf_stages import restore_sources
 
     sweep_dir = pathlib.Path(sweep_dir)
     settings = table1_settings(base_config, seeds, hinge_weights, diffstride_hinge_weights,
@@ -446,6 +447,8 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_o
             in_use.append(run_dir)  # It starts from a run that is not finished.
             continue
         try:
+            if sources and not RunDirectory(run_dir).read_state().finished:
+                restore_sources(config, verbose)  # Checkpoints not kept with the records.
             results = train_detection(config, run_dir, resume=RunDirectory(run_dir).holds_run(),
                                       verbose=verbose)
         except RunInUseError as error:
