@@ -49,6 +49,13 @@ def _trainer(calls, rows=ROWS, results=RESULTS):
     return train
 
 
+def test_records_added_since_the_kept_run_are_not_differences(tmp_path):
+    run = _write_run(tmp_path / "run")
+    rows = [{**row, "panet_flops": 2.0} for row in ROWS]
+    rebuild_checkpoints(run.path, _trainer([], rows, {**RESULTS, "new": 1}), verbose=0)
+    assert run.best_checkpoint.exists()
+
+
 def test_a_kept_run_gets_the_retrained_runs_checkpoints(tmp_path):
     run = _write_run(tmp_path / "run")
     assert missing_checkpoints(run.path)
@@ -73,6 +80,8 @@ def test_a_kept_run_gets_the_retrained_runs_checkpoints(tmp_path):
     ("results.csv row 1 map50: kept nan, retrained 0.0", [{**ROWS[0], "map50": 0.0}, ROWS[1]],
      RESULTS),
     ("results.csv rows: kept 2, retrained 1", ROWS[:1], RESULTS),
+    ("results.json map50: kept 0.5, retrained None", ROWS,
+     {key: value for key, value in RESULTS.items() if key != "map50"}),
 ])
 def test_a_retrained_run_with_other_records_moves_nothing(tmp_path, where, rows, results):
     run = _write_run(tmp_path / "run")

@@ -14,7 +14,7 @@ and checking that the new run wrote the same records:
                         into RUN_DIR
 
 The check compares every `results.csv` cell and every `results.json` value
-except wall-clock times and the run's own path. If one differs, nothing is
+the kept run recorded, except wall-clock times and the run's own path. If one differs, nothing is
 moved: the error names the first difference, and RUN_DIR/rebuild keeps the
 retrained run for inspection.
 """
@@ -109,15 +109,17 @@ def _check_same_records(kept_dir, again_dir):
 
 
 def _record_pairs(kept, again):
-    """(what, kept value, retrained value) of every compared record."""
+    """(what, kept value, retrained value) of every compared record: each
+    value the kept run recorded (a record the harness added since, such as
+    a new results.csv column, is not a difference of the run)."""
     kept_rows, new_rows = read_csv(kept / "results.csv"), read_csv(again / "results.csv")
     yield "results.csv rows", len(kept_rows), len(new_rows)
     for index, (row, new) in enumerate(zip(kept_rows, new_rows), start=1):
-        for key in sorted(set(row) | set(new)):
+        for key in sorted(row):
             if key not in UNCOMPARED:
-                yield f"results.csv row {index} {key}", row.get(key), new.get(key)
+                yield f"results.csv row {index} {key}", row[key], new.get(key)
     kept_results = read_json(kept / "results.json")
     new_results = read_json(again / "results.json")
-    for key in sorted(set(kept_results) | set(new_results)):
+    for key in sorted(kept_results):
         if key not in UNCOMPARED:
-            yield f"results.json {key}", kept_results.get(key), new_results.get(key)
+            yield f"results.json {key}", kept_results[key], new_results.get(key)
