@@ -109,3 +109,20 @@ def test_the_same_run_twice_gives_the_same_weights_and_numbers(straight, tmp_pat
     assert again["map50"] == results["map50"]
     rows = [read_csv(path / "results.csv") for path in (run_dir, tmp_path / "again")]
     assert [row["loss"] for row in rows[0]] == [row["loss"] for row in rows[1]]
+
+
+def test_results_record_the_fingerprint_of_the_frozen_backbone(straight, backbone_weights):
+    """Runs started from the same backbone file print the same fingerprint;
+    one changed weight changes it."""
+    from detection import build_backbone
+    from training.detection.backbone_pretraining import weights_fingerprint
+
+    _, run_dir, results = straight
+    start = build_backbone("yolo_v8_xs", 64, weights=backbone_weights)
+    assert results["backbone_fingerprint"] == weights_fingerprint(start)
+    trained = load_detector(RunDirectory(run_dir).best_checkpoint).backbone
+    assert weights_fingerprint(trained) == results["backbone_fingerprint"]
+    assert len(results["backbone_fingerprint"]) == 12
+    weight = start.weights[0]
+    weight.assign(weight.value + 1e-3)
+    assert weights_fingerprint(start) != results["backbone_fingerprint"]

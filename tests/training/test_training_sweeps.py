@@ -311,3 +311,18 @@ def test_runs_another_process_trains_are_skipped_with_the_runs_that_start_from_t
     sweeps.run_table1(base, [0, 1], [], tmp_path, verbose=0, upsamplers=["srf"])
     assert trained[3:] == [("baseline", None, 0), ("srf", 1, 0), ("srf", 3, 0)]
     assert "skipped" not in capsys.readouterr().out
+
+
+def test_table1_warns_when_runs_started_from_different_backbones():
+    from training.detection.table1 import backbone_warning
+
+    kept = {"baseline": [{"map50": 0.5, "seed": 0}, {"map50": 0.6, "seed": 1}]}
+    assert backbone_warning(kept) is None  # runs from before the record: as printed before
+    same = {"baseline": [{"backbone_fingerprint": "aa"}], "srf": [{"backbone_fingerprint": "aa"}]}
+    assert backbone_warning(same) is None
+    mixed = {"baseline": [{"backbone_fingerprint": "bb"}, {}, {}],
+             "bilinear": [{"backbone_fingerprint": "aa"}], "srf": [{"backbone_fingerprint": "bb"}]}
+    assert backbone_warning(mixed) == (
+        "Backbones differ: aa (1 run: bilinear), bb (2 runs: baseline, srf), not recorded "
+        "(2 runs: baseline). Differences between runs on different backbones include the "
+        "backbones' difference.")

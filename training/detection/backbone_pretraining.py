@@ -328,6 +328,22 @@ def train_backbone(recipe, verbose=1):
     return backbone, metrics
 
 
+def weights_fingerprint(layer):
+    """The first 12 hex digits of the sha256 of `layer`'s weights (each as
+    float32 bytes, in order): runs whose frozen backbones print the same
+    fingerprint started from the same weights.
+
+    Example:
+
+    >>> weights_fingerprint(detector.backbone)
+    '3f5c0a9e81d2'
+    """
+    digest = hashlib.sha256()
+    for weight in layer.weights:
+        digest.update(np.ascontiguousarray(np.asarray(weight), "float32").tobytes())
+    return digest.hexdigest()[:12]
+
+
 def _file_sha256(path):
     digest = hashlib.sha256()
     with open(path, "rb") as file:

@@ -26,6 +26,7 @@ from training.common.run_loop import evaluated_weights
 from training.common.run_loop import read_run_config
 from training.common.run_loop import run_experiment
 from training.common.tables import format_mapping
+from training.detection.backbone_pretraining import weights_fingerprint
 from training.detection.config import LEARNING_RATE_BOUNDARIES
 from training.detection.config import EMBEDDED_PRETRAINED
 from training.detection.config import RANDOM_WEIGHTS
@@ -246,6 +247,9 @@ class DetectionExperiment(Experiment):
             "panet_flops": float(detection.panet_complexity(model, "flops")),
             "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
             "eval_images": len(self.data.evaluation),
+            # Which weights the backbone holds (when frozen: those it started
+            # from), so that runs can be checked to share one backbone.
+            "backbone_fingerprint": weights_fingerprint(model.backbone),
         }
         if isinstance(model, detection.SRFYOLOV8Detector):  # the upsampler's own cost
             results.update(upsampler=model.upsampler,

@@ -301,9 +301,38 @@ def _spread(row, key, spec, scale=1):
 
 def table1_text(rows, results_by_label):
     """The report of a sweep, as printed and saved: the table of `rows`,
-    the per-seed table and the statistics note."""
-    return "\n\n".join([format_table1(rows), format_per_seed(results_by_label),
-                        STATISTICS_NOTE])
+    the per-seed table, the statistics note, and a warning when the runs
+    did not all start from one backbone (`backbone_warning`)."""
+    parts = [format_table1(rows), format_per_seed(results_by_label), STATISTICS_NOTE]
+    warning = backbone_warning(results_by_label)
+    return "\n\n".join(parts + ([warning] if warning else []))
+
+
+def backbone_warning(results_by_label):
+    """A warning when the runs' backbones differ or are partly unrecorded
+    (`backbone_fingerprint` in results.json, recorded since session 14);
+    None when every run records the same one or none does.
+
+    Example:
+
+    >>> print(backbone_warning({
+    ...     "baseline": [{"backbone_fingerprint": "aa"}, {}],
+    ...     "srf": [{"backbone_fingerprint": "bb"}]}))
+    Backbones differ: aa (1 run: baseline), bb (1 run: srf), not recorded (1 run: baseline). Differences between runs on different backbones include the backbones' difference.
+    """
+    runs = {}
+    for label, results in results_by_label.items():
+        for result in results:
+            key = result.get("backbone_fingerprint") or "not recorded"
+            runs.setdefault(key, []).append(label)
+    if len(runs) < 2:
+        return None
+    order = sorted(runs, key=lambda key: (key == "not recorded", key))
+    shown = ", ".join(
+        f"{key} ({len(runs[key])} run{'s' * (len(runs[key]) > 1)}: "
+        f"{', '.join(dict.fromkeys(runs[key]))})" for key in order)
+    return (f"Backbones differ: {shown}. Differences between runs on different backbones "
+            "include the backbones' difference.")
 
 
 def format_per_seed(results_by_label, baseline=BASELINE):
