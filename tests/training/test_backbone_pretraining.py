@@ -198,3 +198,29 @@ def test_cli_help_shows_the_default_recipe(capsys):
     assert f"(default: {defaults.epochs})" in text
     assert f"(default: {defaults.learning_rate})" in text
     assert "--force" in text and "--cache-dir" in text
+
+
+def test_a_shipped_entry_is_copied_instead_of_pretraining(cached, tmp_path, monkeypatch, capsys):
+    recipe = tiny_recipe()
+    shipped = tmp_path / "shipped" / "backbones"
+    copy_entry(cached[0], shipped.parent, recipe)
+    monkeypatch.setattr(bp, "SHIPPED_DIR", shipped)
+    calls = []
+    monkeypatch.setattr(bp, "train_backbone", fake_trainer(calls))
+    path = bp.ensure_pretrained_backbone(recipe, tmp_path / "cache", verbose=1)
+    assert calls == [] and path == bp.backbone_cache_paths(recipe, tmp_path / "cache")[0]
+    assert path.read_bytes() == cached[1].read_bytes()
+    assert bp.cache_problem(recipe, *bp.backbone_cache_paths(recipe, tmp_path / "cache")) is None
+    assert "copied from the project's shipped backbones" in capsys.readouterr().err
+    # --force trains; a shipped entry that fails its check is not used.
+    bp.ensure_pretrained_backbone(recipe, tmp_path / "forced", verbose=0, force=True)
+    assert calls == [recipe]
+    weights, _ = bp.backbone_cache_paths(recipe, shipped.parent)
+    weights.write_bytes(weights.read_bytes()[:-10] + b"0" * 10)
+    bp.ensure_pretrained_backbone(recipe, tmp_path / "other", verbose=0)
+    assert calls == [recipe, recipe]
+
+
+def test_the_project_ships_the_default_recipes_backbone():
+    recipe = bp.BackbonePretrainingRecipe()
+    assert bp.cache_problem(recipe, *bp.backbone_cache_paths(recipe, bp.SHIPPED_DIR.parent)) is None

@@ -29,6 +29,7 @@ import dataclasses
 import hashlib
 import json
 import pathlib
+import shutil
 import sys
 import time
 
@@ -36,6 +37,12 @@ import numpy as np
 
 from training.common.run_directory import atomic_write
 from training.detection.data import embedded
+
+# Entries the project ships, laid out as a cache (`backbones/<name>.weights.h5`
+# and its sidecar): a machine without the entry in its cache copies it from
+# here instead of pretraining, so that every machine starts from the same
+# weights (pretraining is deterministic on one machine only).
+SHIPPED_DIR = pathlib.Path(__file__).parent / "shipped" / "backbones"
 
 # Bump when the crops drawn for a recipe change; part of every recipe's hash
 # together with the embedded generator's own format version.
@@ -146,14 +153,17 @@ def ensure_pretrained_backbone(recipe=None, cache_dir=None, verbose=1, force=Fal
 
     The cached entry is reused when its sidecar holds this recipe, its hash
     and the sha256 of the weights file. Otherwise (missing, corrupt or
-    mismatching) the backbone is trained with `train_backbone` and both
-    files are written atomically, the sidecar last.
+    mismatching) the entry the project ships for this recipe, if any
+    (`SHIPPED_DIR`, checked the same way), is copied into the cache; failing
+    that the backbone is trained with `train_backbone`. Both files are
+    written atomically, the sidecar last.
 
     Args:
         recipe: A `BackbonePretrainingRecipe` (default: the default recipe).
         cache_dir: Root of the cache (see `backbone_cache_paths`).
         verbose: 0 for silence, 1 for messages and progress bars.
-        force: Train again even if a matching entry exists.
+        force: Train again even if a matching entry exists (cached or
+            shipped).
 
     Returns:
         `pathlib.Path` of the `.weights.h5` file, loadable with
@@ -163,6 +173,11 @@ def ensure_pretrained_backbone(recipe=None, cache_dir=None, verbose=1, force=Fal
     weights_path, sidecar_path = backbone_cache_paths(recipe, cache_dir)
     problem = "--force" if force else cache_problem(recipe, weights_path, sidecar_path)
     if problem is None:
+        return weights_path
+    if not force and _copy_shipped(recipe, weights_path, sidecar_path):
+        if verbose:
+            print(f"pretrain-backbone: {weights_path.name} copied from the project's shipped "
+                  f"backbones ({SHIPPED_DIR})", file=sys.stderr)
         return weights_path
     if verbose and sidecar_path.exists():
         print(f"pretrain-backbone: rebuilding {weights_path.name}: {problem}", file=sys.stderr)
@@ -184,6 +199,18 @@ def ensure_pretrained_backbone(recipe=None, cache_dir=None, verbose=1, force=Fal
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
     return weights_path
+
+
+def _copy_shipped(recipe, weights_path, sidecar_path):
+    """Copies `recipe`'s entry from `SHIPPED_DIR` into the cache, if the
+    project ships one that passes `cache_problem`; returns whether it did."""
+    shipped_weights, shipped_sidecar = backbone_cache_paths(recipe, SHIPPED_DIR.parent)
+    if cache_problem(recipe, shipped_weights, shipped_sidecar) is not None:
+        return False
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(weights_path, lambda path: shutil.copyfile(shipped_weights, path))
+    atomic_write(sidecar_path, lambda path: shutil.copyfile(shipped_sidecar, path))
+    return True
 
 
 def read_sidecar(recipe, cache_dir=None):
