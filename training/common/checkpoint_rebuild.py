@@ -7,16 +7,17 @@ stage 1 from a trained baseline, its stage 3 from stage 1's generators, an
 export, an evaluation) needs the weights. Since a run is deterministic on a
 given machine and software stack (seeds plus TensorFlow op determinism), the
 weights can be restored by training the run again from its `config.json`
-and checking that the new run wrote the same records:
+and checking that the new run wrote the same records (on another machine
+float rounding usually differs, and the check says so):
 
     RUN_DIR/rebuild/    the run again (resumable: it is a run directory of
                         its own); removed once its checkpoints have moved
                         into RUN_DIR
 
 The check compares every `results.csv` cell and every `results.json` value
-the kept run recorded, except wall-clock times and the run's own path. If one differs, nothing is
-moved: the error names the first difference, and RUN_DIR/rebuild keeps the
-retrained run for inspection.
+the kept run recorded, except wall-clock times and the run's own path. If
+one differs, nothing is moved: the error names the first difference, and
+RUN_DIR/rebuild keeps the retrained run for inspection.
 """
 
 import json
