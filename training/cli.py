@@ -497,12 +497,16 @@ def _export(args, verbose):
 
 
 def _rebuild(args, verbose):
+    from training.common.checkpoint_rebuild import missing_checkpoints
     from training.common.checkpoint_rebuild import rebuild_checkpoints
     from training.common.run_directory import RunDirectory
     from training.detection.srf_stages import restore_sources
 
     for run_dir in args.run_dirs:
         experiment, config = RunDirectory(run_dir).read_config()
+        if not missing_checkpoints(run_dir):  # Checks the run and says why it has nothing to do.
+            rebuild_checkpoints(run_dir, train=None, verbose=verbose)
+            continue
         if experiment == "classification":
             from training.classification.job import run_classification
 

@@ -139,6 +139,21 @@ def test_the_cli_refuses_an_unfinished_run_in_one_line(tmp_path, capsys):
     assert error.count("\n") == 0 and f"{run.path}: not a finished run" in error
 
 
+def test_the_cli_leaves_a_run_with_its_checkpoints_and_its_sources_alone(
+        tmp_path, monkeypatch, capsys):
+    from training.detection import srf_stages
+
+    monkeypatch.setattr(srf_stages, "restore_sources", lambda *args, **kwargs: 1 / 0)
+    baseline = _detection_run(tmp_path / "baseline")  # kept, without checkpoints
+    stage1 = _detection_run(tmp_path / "stage1", model="srf", srf_stage=1,
+                            srf_target=str(baseline.path))
+    for checkpoint in (stage1.best_checkpoint, stage1.last_checkpoint):
+        checkpoint.write_bytes(b"")
+    assert main(["rebuild", str(stage1.path)]) == 0
+    assert "its checkpoints are here; nothing to rebuild" in capsys.readouterr().out
+    assert missing_checkpoints(baseline.path)
+
+
 # ------------------------------------------------- SRF-GAN's stages
 def _detection_run(path, finished=True, **config):
     run = RunDirectory(path)

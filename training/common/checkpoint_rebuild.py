@@ -78,6 +78,8 @@ def rebuild_checkpoints(run_dir, train, verbose=1):
         if not (run.read_state().finished and run.results_json.exists()):
             raise ValueError(f"{run.path}: not a finished run (finish it with --resume instead).")
         if not missing_checkpoints(run.path):
+            if verbose:
+                print(f"{run.path}: its checkpoints are here; nothing to rebuild.", flush=True)
             return run.best_checkpoint
         again = RunDirectory(run.path / REBUILD_DIR)
         if not again.config_path.exists():
