@@ -310,7 +310,7 @@ def table1_text(rows, results_by_label):
 
 def backbone_warning(results_by_label):
     """A warning when the runs' backbones differ or are partly unrecorded
-    (`backbone_fingerprint` in results.json, recorded since session 14);
+    (`backbone_fingerprint` in results.json, which older runs lack);
     None when every run records the same one or none does.
 
     Example:
