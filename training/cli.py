@@ -497,28 +497,20 @@ def _export(args, verbose):
 
 
 def _rebuild(args, verbose):
-    from training.common.checkpoint_rebuild import missing_checkpoints
     from training.common.checkpoint_rebuild import rebuild_checkpoints
     from training.common.run_directory import RunDirectory
-    from training.detection.srf_stages import restore_sources
 
     for run_dir in args.run_dirs:
-        experiment, config = RunDirectory(run_dir).read_config()
-        if not missing_checkpoints(run_dir):  # Checks the run and says why it has nothing to do.
-            rebuild_checkpoints(run_dir, train=None, verbose=verbose)
-            continue
+        experiment, _ = RunDirectory(run_dir).read_config()
         if experiment == "classification":
             from training.classification.job import run_classification
 
             rebuild_checkpoints(run_dir, lambda d: run_classification(
                 None, d, resume=True, verbose=verbose), verbose)
             continue
-        from training.detection.config import config_of_run
-        from training.detection.job import train_detection
+        from training.detection.srf_stages import rebuild_detection_run
 
-        restore_sources(config_of_run(config), verbose)  # SRF-GAN stages: their sources first
-        rebuild_checkpoints(run_dir, lambda d: train_detection(None, d, resume=True,
-                                                               verbose=verbose), verbose)
+        rebuild_detection_run(run_dir, verbose)  # SRF-GAN stages: their sources first
 
 
 def _pretrain_backbone(args, verbose):

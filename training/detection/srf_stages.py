@@ -94,10 +94,21 @@ def restore_sources(config, verbose=1):
     for source in (config.srf_target, config.srf_generators):
         if source is None or not RunDirectory(source).config_path.exists():
             continue
+        # A stage 3 loads its stage-1 run's baseline too: always look deeper.
         restore_sources(config_of_run(read_run_config(source, "detection")), verbose)
         if missing_checkpoints(source, which=("best",)):  # what a stage loads
-            rebuild_checkpoints(source, lambda directory: train_detection(
-                None, directory, resume=True, verbose=verbose), verbose)
+            rebuild_detection_run(source, verbose)
+
+
+def rebuild_detection_run(run_dir, verbose=1):
+    """`rebuild_checkpoints` of a detection run: trained again, once the
+    runs it starts from (an SRF-GAN stage's) have their checkpoints."""
+
+    def train(directory):
+        restore_sources(config_of_run(read_run_config(directory, "detection")), verbose)
+        train_detection(None, directory, resume=True, verbose=verbose)
+
+    return rebuild_checkpoints(run_dir, train, verbose)
 
 
 def _check_shared(config, source, flag, names=SHARED_SETTINGS):
