@@ -136,11 +136,12 @@ def test_generator_flops_are_the_hand_count():
 def _row_results(config):
     """What a fake run of the Table 1 rows finishes with."""
     if config.srf_stage == 1:
-        return {"model": "srf", "srf_stage": 1, "val_l1": 0.5}
+        return {"model": "srf", "srf_stage": 1, "val_l1": 0.5, "train_seconds": 600.0}
     gain = {"baseline": 0.0, "resolution": 0.05, "upsampler": 0.01, "srf": 0.02}
     result = {"map50": 0.4 + gain[config.model] + 0.1 * config.seed,
               "panet_complexity": 460.0, "panet_flops": 2e6,
-              "trainable_params": 100 + 50 * (config.model == "srf")}
+              "trainable_params": 100 + 50 * (config.model == "srf"),
+              "train_seconds": 120.0 + 180.0 * (config.model == "srf")}
     if config.model == "srf":
         result["generator_flops"] = 3e6
     return result
@@ -189,6 +190,9 @@ def test_upsampler_rows_extend_a_sweep_and_srf_trains_on_its_seeds_baseline(
     text = (tmp_path / "table1.txt").read_text()
     srf_line = next(line for line in text.splitlines() if line.startswith("srf "))
     assert "150" in srf_line and "5.0" in srf_line  # its parameters, PANet + generator MFLOPs
+    # Training minutes: 2 for every fixed row, 10 + 5 for SRF-GAN's stages 1 and 3.
+    assert [row["train_minutes_mean"] for row in rows] == [2.0, 2.0, 2.0, 2.0, 15.0]
+    assert "Train min" in text and " 15.0 " in srf_line
     assert "stage1" not in text
     stored = json.loads((tmp_path / "sweep.json").read_text())
     assert stored == {**before, "upsamplers": ["bilinear", "dct", "srf"]}

@@ -170,7 +170,9 @@ def summarise(results_by_label, baseline=BASELINE):
         interval is None for one run) and of PANet complexity
         (`panet_complexity_*`); `trainable_params`; where every run has
         `panet_flops`, the mean multiply-adds per image of the PANet and
-        its upsampler (`flops_mean`: `panet_flops + generator_flops`); the
+        its upsampler (`flops_mean`: `panet_flops + generator_flops`);
+        where every run has `train_seconds`, the mean minutes of training
+        (`train_minutes_mean`; SRF-GAN's with its stage 1); the
         mean AP of each size band where every run has it
         (`ap50_small_mean`, ...). Rows of
         models other than the baseline add the paired difference of
@@ -191,6 +193,8 @@ def summarise(results_by_label, baseline=BASELINE):
         }
         if all(r.get("panet_flops") is not None for r in results):
             row["flops_mean"] = summarize([_flops(r) for r in results])["mean"]
+        if all(_train_seconds(r) is not None for r in results):
+            row["train_minutes_mean"] = summarize([_train_seconds(r) for r in results])["mean"] / 60
         for key in BAND_KEYS:
             if all(r.get(key) is not None for r in results):
                 row[key + "_mean"] = summarize([r[key] for r in results])["mean"]
@@ -203,6 +207,28 @@ def summarise(results_by_label, baseline=BASELINE):
                        paired_seeds=shared, map50_diffs=difference["differences"])
         rows.append(row)
     return rows
+
+
+def row_results(results, config):
+    """A run's results as a row of the table counts them: with its `seed`
+    (which pairs it with the baseline's run of the same seed) and, for
+    SRF-GAN's stage 3, `stage1_train_seconds`, the training time of the
+    stage-1 run it started from (read from that run's results.json; None
+    if it has none)."""
+    results = {**results, "seed": config.seed}
+    if config.srf_generators is not None:
+        stage1 = read_json(RunDirectory(config.srf_generators).results_json)
+        results["stage1_train_seconds"] = stage1.get("train_seconds")
+    return results
+
+
+def _train_seconds(result):
+    """Seconds of training a run's model took, SRF-GAN's stage 1 included;
+    None when a stage's time is not recorded."""
+    stages = [result.get("train_seconds")]
+    if "stage1_train_seconds" in result:
+        stages.append(result["stage1_train_seconds"])
+    return None if None in stages else sum(stages)
 
 
 def _flops(result):
@@ -271,7 +297,7 @@ def report_table1(settings, sweep_dir, plot=None):
         if not (run.results_json.exists() and run.read_state().finished):
             missing.append(run.path.name)
         elif is_table_row(label):
-            results = {**read_json(run.results_json), "seed": config.seed}
+            results = row_results(read_json(run.results_json), config)
             results_by_label.setdefault(label, []).append(results)
     if not results_by_label:
         raise ValueError(f"{sweep_dir}: no run of the sweep has finished yet.")
@@ -369,7 +395,8 @@ def format_table1(rows):
     model, runs, mAP@0.5 (mean +- std, then its 95% interval), PANet
     complexity (likewise), trainable parameters, the PANet's multiply-adds
     per image with its upsampler's (where some run reports them; "-" for a
-    model whose runs do not), then, where some model has
+    model whose runs do not), the mean minutes of training (SRF-GAN's
+    stages 1 and 3 together; likewise), then, where some model has
     one, the paired difference of mAP@0.5 from the baseline in points with
     its 95% interval and the number of pairs, then the mean AP@0.5 of the
     small, medium and large objects where known. See `STATISTICS_NOTE`.
@@ -400,6 +427,8 @@ def format_table1(rows):
                                                  spec=",.0f"),
             "Trainable params": f"{row['trainable_params']:,}",
             "PANet MFLOPs": "-" if "flops_mean" not in row else f"{row['flops_mean'] / 1e6:,.1f}",
+            "Train min": ("-" if "train_minutes_mean" not in row
+                          else f"{row['train_minutes_mean']:,.1f}"),
             "mAP@0.5 - baseline [95% CI]": format_estimate(
                 estimate_from_columns(row, "map50_diff"), scale=100, spec="+.1f"),
             "pairs": row.get("pairs"),
@@ -411,6 +440,8 @@ def format_table1(rows):
                "complexity 95% CI", "Trainable params"]
     if any("flops_mean" in row for row in rows):
         columns.append("PANet MFLOPs")
+    if any("train_minutes_mean" in row for row in rows):
+        columns.append("Train min")
     if paired:
         columns += ["mAP@0.5 - baseline [95% CI]", "pairs"]
     return format_table(cells, columns + [key.replace("ap50_", "AP ") for key in bands])
@@ -486,7 +517,7 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_o
             continue
         if not is_table_row(label):
             continue
-        results = {**results, "seed": config.seed}  # pairs runs with the baseline's
+        results = row_results(results, config)
         results_by_label.setdefault(label, []).append(results)
     if in_use:
         print(f"{len(in_use)} run(s) skipped, being trained by another process or starting "
