@@ -193,6 +193,9 @@ def test_upsampler_rows_extend_a_sweep_and_srf_trains_on_its_seeds_baseline(
     # Training minutes: 2 for every fixed row, 10 + 5 for SRF-GAN's stages 1 and 3.
     assert [row["train_minutes_mean"] for row in rows] == [2.0, 2.0, 2.0, 2.0, 15.0]
     assert "Train min" in text and " 15.0 " in srf_line
+    # Three panels (complexity, MFLOPs, paired differences) at 5.25 in each + 1 in, 110 dpi.
+    png = (tmp_path / "table1.png").read_bytes()
+    assert int.from_bytes(png[16:20], "big") == round((1 + 3 * 5.25) * 110)
     assert "stage1" not in text
     stored = json.loads((tmp_path / "sweep.json").read_text())
     assert stored == {**before, "upsamplers": ["bilinear", "dct", "srf"]}

@@ -74,13 +74,16 @@ def _half_widths(row, prefix, scale=1.0):
 def plot_table1(results_by_label, rows, path):
     """The Table 1 sweep as a picture, error bars = 95% confidence intervals.
 
-    Left: mAP@0.5 against PANet complexity, one small dot per run and a
-    large marker per model at its means, with error bars spanning the 95%
-    Student-t interval of each mean over seeds (none for a single run);
+    First panel: mAP@0.5 against PANet complexity, one small dot per run
+    and a large marker per model at its means, with error bars spanning the
+    95% Student-t interval of each mean over seeds (none for a single run);
     the baseline's mean complexity, which is the hinge cap, as a dotted
-    line. Right (when some model has paired runs): each Resolution model's
-    paired difference of mAP@0.5 from the baseline, one small dot per seed
-    and the mean with its 95% interval; zero as a dashed line.
+    line. Then, when every model reports its multiply-adds (`flops_mean`),
+    mAP@0.5 against the PANet's MFLOPs per image, its upsampler's included
+    (log scale: the rows whose maps have the baseline's sizes differ only
+    there). Last (when some model has paired runs): each model's paired
+    difference of mAP@0.5 from the baseline, one small dot per seed and the
+    mean with its 95% interval; zero as a dashed line.
 
     Args:
         results_by_label: dict of model label -> list of run results
@@ -90,30 +93,29 @@ def plot_table1(results_by_label, rows, path):
         path: PNG path.
     """
     paired = [row for row in rows if row.get("map50_diff_mean") is not None]
-    figure, axes = plt.subplots(1, 2 if paired else 1, figsize=(11.5 if paired else 6.5, 4.5),
-                                squeeze=False)
-    axis = axes[0][0]
+    with_flops = all("flops_mean" in row for row in rows)
+    count = 1 + with_flops + bool(paired)
+    figure, axes = plt.subplots(1, count, figsize=(1 + 5.25 * count, 4.5), squeeze=False)
+    axes = list(axes[0])
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     colour_of = {row["model"]: colours[i % len(colours)] for i, row in enumerate(rows)}
-    for row in rows:
-        colour = colour_of[row["model"]]
-        results = results_by_label[row["model"]]
-        axis.scatter([r["panet_complexity"] for r in results],
-                     [100 * r["map50"] for r in results], s=14, color=colour, alpha=0.5)
-        axis.errorbar(row["panet_complexity_mean"], 100 * row["map50_mean"],
-                      xerr=_half_widths(row, "panet_complexity"),
-                      yerr=_half_widths(row, "map50", 100),
-                      fmt="o", markersize=8, capsize=3, color=colour,
-                      label=f"{row['model']} (n={row['runs']})")
-        if row["model"] == "baseline":
-            axis.axvline(row["panet_complexity_mean"], color=colour, linestyle=":", alpha=0.6)
+    axis = axes.pop(0)
+    _plot_map_against(axis, rows, results_by_label, colour_of,
+                      lambda result: result["panet_complexity"])
     axis.set_xlabel("PANet complexity (baseline = cap, dotted)")
-    axis.set_ylabel("mAP@0.5 (%)")
     axis.set_title("Table 1 sweep: mean and 95% CI over seeds")
-    axis.grid(alpha=0.3)
     axis.legend(fontsize=8, title="error bars: 95% CI", title_fontsize=8)
+    if with_flops:
+        from training.detection.table1 import neck_flops
+
+        axis = axes.pop(0)
+        _plot_map_against(axis, rows, results_by_label, colour_of,
+                          lambda result: neck_flops(result) / 1e6, complexity=False)
+        axis.set_xscale("log")
+        axis.set_xlabel("PANet + upsampler MFLOPs per image (log)")
+        axis.set_title("mAP@0.5 against multiply-adds")
     if paired:
-        axis = axes[0][1]
+        axis = axes.pop(0)
         for position, row in enumerate(paired):
             colour = colour_of[row["model"]]
             axis.scatter([position] * len(row["map50_diffs"]),
@@ -132,6 +134,28 @@ def plot_table1(results_by_label, rows, path):
         axis.set_title("Paired difference from the baseline, 95% CI")
         axis.grid(alpha=0.3, axis="y")
     _save(figure, path)
+
+
+def _plot_map_against(axis, rows, results_by_label, colour_of, cost, complexity=True):
+    """mAP@0.5 of every run (small dots) and of every model's mean (large
+    markers, 95% intervals) against `cost(result)`; the horizontal error
+    bars and the baseline's dotted line only for the PANet complexity (the
+    rows' own statistics), the markers at the mean cost otherwise."""
+    for row in rows:
+        colour = colour_of[row["model"]]
+        results = results_by_label[row["model"]]
+        costs = [cost(result) for result in results]
+        axis.scatter(costs, [100 * r["map50"] for r in results], s=14, color=colour, alpha=0.5)
+        x = row["panet_complexity_mean"] if complexity else float(np.mean(costs))
+        axis.errorbar(x, 100 * row["map50_mean"],
+                      xerr=_half_widths(row, "panet_complexity") if complexity else None,
+                      yerr=_half_widths(row, "map50", 100),
+                      fmt="o", markersize=8, capsize=3, color=colour,
+                      label=f"{row['model']} (n={row['runs']})")
+        if complexity and row["model"] == "baseline":
+            axis.axvline(x, color=colour, linestyle=":", alpha=0.6)
+    axis.set_ylabel("mAP@0.5 (%)")
+    axis.grid(alpha=0.3)
 
 
 def plot_learned_sizes(layer_sizes, path):

@@ -192,7 +192,7 @@ def summarise(results_by_label, baseline=BASELINE):
             "trainable_params": int(results[0]["trainable_params"]),
         }
         if all(r.get("panet_flops") is not None for r in results):
-            row["flops_mean"] = summarize([_flops(r) for r in results])["mean"]
+            row["flops_mean"] = summarize([neck_flops(r) for r in results])["mean"]
         if all(_train_seconds(r) is not None for r in results):
             row["train_minutes_mean"] = summarize([_train_seconds(r) for r in results])["mean"] / 60
         for key in BAND_KEYS:
@@ -231,7 +231,7 @@ def _train_seconds(result):
     return None if None in stages else sum(stages)
 
 
-def _flops(result):
+def neck_flops(result):
     """Multiply-adds per image of a run's PANet, its upsampler's included
     (an SRF-GAN's generators; 0 for a fixed x2)."""
     return result["panet_flops"] + result.get("generator_flops", 0.0)
