@@ -85,7 +85,8 @@ def _add_detection_options(parser):
              "(--srf-target), 3 fine-tunes that baseline with them on the detection loss "
              "(--srf-generators) (default: none)")
     add("--srf-target", metavar="RUN_DIR",
-        help="SRF-GAN stage 1: a finished baseline run, the frozen target (default: none)")
+        help="SRF-GAN stage 1: a finished baseline run, the frozen target; --model "
+             "upsampler: a finished baseline run to start from and fine-tune (default: none)")
     add("--srf-generators", metavar="RUN_DIR",
         help="SRF-GAN stage 3: a finished stage-1 run (default: none)")
     add("--generator-variant", default=defaults.generator_variant, choices=GENERATOR_VARIANTS,
@@ -254,9 +255,11 @@ def build_parser():
                         help="lambda of each DiffStride PANet row; adding them to a sweep "
                              "directory reuses its finished runs (default: none)")
     table1.add_argument("--upsamplers", nargs="*", default=[],
-                        choices=("bilinear", "dct", "srf"),
-                        help="rows of the PANet's top-down x2: fixed bilinear or DCT, or "
-                             "SRF-GAN (stage 1 on each seed's baseline run, then stage 3); "
+                        choices=("bilinear", "dct", "fine-tuned", "srf"),
+                        help="rows of the PANet's top-down x2: fixed bilinear or DCT, "
+                             "SRF-GAN (stage 1 on each seed's baseline run, then stage 3), "
+                             "or its control without generators: the seed's baseline "
+                             "fine-tuned as stage 3 is (fine-tuned); "
                              "adding them to a sweep directory reuses its finished runs "
                              "(default: none)")
     table1.add_argument("--sweep-dir", default="runs/table1",

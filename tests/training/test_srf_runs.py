@@ -65,6 +65,7 @@ def test_options_name_what_is_missing_or_misplaced(tmp_path):
          "--srf-target does not apply to --srf-stage 3"),
         (["--model", "baseline", "--upsampler", "dct"], "--upsampler does not apply"),
         (["--model", "resolution", "--srf-target", "b"], "--srf-target does not apply"),
+        (["--model", "baseline", "--srf-target", "b"], "--srf-target does not apply"),
         (["--model", "srf", "--srf-stage", "1", "--srf-target", "b", "--generator-blocks", "0"],
          "--generator-blocks must be"),
     ]:
@@ -99,11 +100,18 @@ def test_stage1_refuses_a_missing_unfinished_or_other_target(tiny_data, tmp_path
     with pytest.raises(ValueError, match="--srf-target: .*image_size=128"):
         SRFStage1Experiment(_config(tiny_data, **STAGE1, srf_target=str(finished.path)),
                             verbose=0)
-    with pytest.raises(ValueError, match="--srf-generators .*: no run there"):
-        from training.detection.job import DetectionExperiment
+    from training.detection.job import DetectionExperiment
 
+    with pytest.raises(ValueError, match="--srf-generators .*: no run there"):
         DetectionExperiment(_config(tiny_data, model="srf", srf_stage=3,
                                     srf_generators=str(missing)), verbose=0)
+    # The fine-tuned control checks its baseline run as stage 1 does.
+    control = dict(model="upsampler", upsampler="nearest")
+    with pytest.raises(ValueError, match=f"--srf-target {missing}: no run there"):
+        DetectionExperiment(_config(tiny_data, **control, srf_target=str(missing)), verbose=0)
+    with pytest.raises(ValueError, match="--srf-target .*resolution: not a baseline run"):
+        DetectionExperiment(_config(tiny_data, **control, srf_target=str(other.path)),
+                            verbose=0)
 
 
 # ------------------------------------------------------ generator FLOPs
@@ -190,9 +198,10 @@ def test_upsampler_rows_extend_a_sweep_and_srf_trains_on_its_seeds_baseline(
     text = (tmp_path / "table1.txt").read_text()
     srf_line = next(line for line in text.splitlines() if line.startswith("srf "))
     assert "150" in srf_line and "5.0" in srf_line  # its parameters, PANet + generator MFLOPs
-    # Training minutes: 2 for every fixed row, 10 + 5 for SRF-GAN's stages 1 and 3.
-    assert [row["train_minutes_mean"] for row in rows] == [2.0, 2.0, 2.0, 2.0, 15.0]
-    assert "Train min" in text and " 15.0 " in srf_line
+    # Training minutes: 2 for every fixed row, 2 + 10 + 5 for SRF-GAN's
+    # baseline, stage 1 and stage 3.
+    assert [row["train_minutes_mean"] for row in rows] == [2.0, 2.0, 2.0, 2.0, 17.0]
+    assert "Train min" in text and " 17.0 " in srf_line
     # Three panels (complexity, MFLOPs, paired differences) at 5.25 in each + 1 in, 110 dpi.
     png = (tmp_path / "table1.png").read_bytes()
     assert int.from_bytes(png[16:20], "big") == round((1 + 3 * 5.25) * 110)
@@ -212,6 +221,25 @@ def test_upsampler_rows_extend_a_sweep_and_srf_trains_on_its_seeds_baseline(
         sweeps.run_table1(base, [0], [1e-3], tmp_path / "other", verbose=0,
                           upsamplers=["nearest"])
     assert not (tmp_path / "other").exists()
+
+
+def test_fine_tuned_control_starts_from_its_seeds_baseline_and_counts_its_time(
+        tmp_path, fake_detection_training):
+    trained = fake_detection_training(_row_results, lambda config: (
+        config.model, config.upsampler, config.srf_target, config.seed))
+    rows = sweeps.run_table1(DetectionConfig(), [0, 1], [], tmp_path, verbose=0,
+                             upsamplers=["fine-tuned", "srf"])
+    assert trained[:2] == [
+        ("baseline", None, None, 0),
+        ("upsampler", "nearest", str(tmp_path / "baseline_seed0"), 0)]
+    assert trained[5] == ("upsampler", "nearest", str(tmp_path / "baseline_seed1"), 1)
+    control, srf = rows[1], rows[2]
+    assert (control["model"], srf["model"]) == ("baseline fine-tuned", "srf")
+    assert control["map50_diffs"] == pytest.approx([0.01, 0.01])
+    # Its own 2 minutes and its baseline's 2; SRF-GAN: 2 + 10 + 5.
+    assert (control["train_minutes_mean"], srf["train_minutes_mean"]) == (4.0, 17.0)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["sweep", "table1", "--upsamplers", "nearest"])
 
 
 # --------------------------------------------------- runs (slow: tracing)
@@ -315,6 +343,25 @@ def test_stage3_starts_from_the_baseline_and_the_stage1_generators(
     # Other generator settings than the stage-1 run's: refused.
     with pytest.raises(ValueError, match="--srf-generators: .*generator_blocks"):
         DetectionExperiment(dataclasses.replace(config, generator_blocks=2), verbose=0)
+
+
+@pytest.mark.slow
+def test_fine_tuned_control_starts_from_every_weight_of_the_baseline(
+        tiny_data, baseline_run, tmp_path):
+    from training.detection.job import DetectionExperiment
+    from training.detection.job import load_detector
+
+    config = _config(tiny_data, model="upsampler", upsampler="nearest",
+                     srf_target=str(baseline_run))
+    detector = DetectionExperiment(config, verbose=0).build_model()
+    baseline = load_detector(baseline_run / "best.keras")
+    assert len(detector.weights) == len(baseline.weights) > 50
+    for a, b in zip(_weights(baseline), _weights(detector)):
+        np.testing.assert_array_equal(a, b)
+    # A fresh detector of the same kind starts elsewhere.
+    fresh = DetectionExperiment(dataclasses.replace(config, srf_target=None),
+                                verbose=0).build_model()
+    assert any(not np.array_equal(a, b) for a, b in zip(_weights(baseline), _weights(fresh)))
 
 
 @pytest.mark.slow

@@ -140,7 +140,10 @@ class DetectionConfig:
             or 3 (the detector with the stage-1 generators in its PANet,
             fine-tuned on the detection loss).
         srf_target: Stage 1: a finished baseline run directory, whose
-            best.keras is the frozen target detector.
+            best.keras is the frozen target detector. `--model upsampler`:
+            a finished baseline run whose best.keras the run starts from
+            and fine-tunes (SRF-GAN's stage 3 without generators: the
+            control of what the extra epochs alone give).
         srf_generators: Stage 3: a finished stage-1 run directory (its
             best.keras gives the generators, its target the detector).
         generator_variant: `paper` (default) or `rrdb` (the released code's).
@@ -283,7 +286,7 @@ def _check_model_options(config):
                                "--discriminator-width-multiplier")
              if getattr(config, validators.field_name(flag)) not in (None, False)}
     allowed = {"resolution": {"--static-sizes"},
-               "upsampler": {"--upsampler"},
+               "upsampler": {"--upsampler", "--srf-target"},
                "srf": {"--srf-stage", "--srf-target", "--srf-generators", "--generator-blocks",
                        "--discriminator-width-multiplier"}}.get(config.model, set())
     if given - allowed:

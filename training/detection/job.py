@@ -70,14 +70,20 @@ class DetectionExperiment(Experiment):
         )
         self.eval_every = self.config.eval_every
         self.steps_per_epoch = steps_per_epoch(len(self.data.train), self.config.batch_size)
+        # The runs a stage starts from, checked before the run claims its directory.
         if self.config.model == "srf" and self.config.srf_stage == 3:
             from training.detection.srf_stages import stage3_sources
 
-            stage3_sources(self.config)  # before the run claims its directory
+            stage3_sources(self.config)
+        if self.config.model == "upsampler" and self.config.srf_target is not None:
+            from training.detection.srf_stages import stage1_target
+
+            stage1_target(self.config)
 
     def describe(self):
         config = self.config
-        model = {"upsampler": f"{config.upsampler}-upsampling",
+        model = {"upsampler": f"{config.upsampler}-upsampling"
+                              + (" (fine-tuned)" if config.srf_target else ""),
                  "srf": "SRF-GAN stage-3"}.get(config.model, config.model)
         return (
             f"{model} YOLOv8 ({config.backbone}, {config.image_size} px, seed "
@@ -109,6 +115,10 @@ class DetectionExperiment(Experiment):
                 model = detection.baseline_yolov8(**common)
             elif config.model == "upsampler":
                 model = detection.srf_yolov8(**common, upsampler=config.upsampler)
+                if config.srf_target is not None:  # stage 3 without generators
+                    from training.detection.srf_stages import fine_tuning_weights
+
+                    fine_tuning_weights(model, config)
             elif config.model == "srf":  # stage 3 (stage 1 is `SRFStage1Experiment`)
                 from training.detection.srf_stages import generator_options
                 from training.detection.srf_stages import srf_stage3_weights

@@ -160,7 +160,31 @@ def srf_stage3_weights(detector, config):
     stage1, _ = stage3_sources(config)
     baseline = load_detector(RunDirectory(stage1.srf_target).best_checkpoint)
     trainer = keras.saving.load_model(RunDirectory(config.srf_generators).best_checkpoint)
-    generators = {generator.name: generator for generator in trainer.generators}
+    generators = {generator.name: generator.get_weights() for generator in trainer.generators}
+    _copy_weights(detector, baseline, generators, "--srf-generators")
+
+
+def fine_tuning_weights(detector, config):
+    """Loads the starting weights of a fixed-upsampler detector that
+    fine-tunes a baseline run (`--model upsampler --srf-target RUN_DIR`):
+    every layer from the baseline's best.keras, as in stage 3, without
+    generators.
+
+    Raises:
+        ValueError: naming `--srf-target` if the run is not a finished
+            baseline of the same data and detector, or if its layers and
+            the detector's differ.
+    """
+    stage1_target(config)
+    baseline = load_detector(RunDirectory(config.srf_target).best_checkpoint)
+    _copy_weights(detector, baseline, {}, "--srf-target")
+
+
+def _copy_weights(detector, baseline, extra, flag):
+    """Every weighted layer of `detector` from the layer of the same name in
+    `baseline`, or from `extra` (layer name -> weights) for the layers the
+    baseline does not have; a ValueError naming `flag` if any layer of
+    either is left without its counterpart."""
     # The backbone is copied whole; KerasCV's detector also holds a
     # functional view of it (its pyramid outputs), which shares its weights.
     detector.backbone.set_weights(baseline.backbone.get_weights())
@@ -169,22 +193,22 @@ def srf_stage3_weights(detector, config):
     for layer in detector.layers:
         if isinstance(layer, keras.Model):
             if not all(id(weight) in backbone_weights for weight in layer.weights):
-                raise ValueError(f"--srf-generators: the detector's {layer.name} holds weights "
+                raise ValueError(f"{flag}: the detector's {layer.name} holds weights "
                                  "outside its backbone.")
         elif layer.weights:
             weighted.add(layer.name)
     for layer in baseline.layers:
         if layer.weights and not isinstance(layer, keras.Model):
             if layer.name not in weighted:
-                raise ValueError(f"--srf-generators: the baseline's layer {layer.name} is not "
-                                 "in the SRF-GAN detector.")
+                raise ValueError(f"{flag}: the baseline's layer {layer.name} is not "
+                                 "in the detector.")
             detector.get_layer(layer.name).set_weights(layer.get_weights())
             copied.add(layer.name)
-    for name, generator in generators.items():
-        detector.get_layer(name).set_weights(generator.get_weights())
+    for name, weights in extra.items():
+        detector.get_layer(name).set_weights(weights)
         copied.add(name)
     if weighted != copied:
-        raise ValueError(f"--srf-generators: no weights for the detector's layers "
+        raise ValueError(f"{flag}: no weights for the detector's layers "
                          f"{sorted(weighted - copied)}.")
 
 

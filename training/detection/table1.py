@@ -45,13 +45,18 @@ from training.common.run_directory import atomic_write_json
 from training.common.run_directory import atomic_write_text
 from training.common.run_directory import claim_sweep
 from training.common.run_directory import read_json
+from training.common.run_loop import read_run_config
 from training.detection.config import DetectionConfig
 from training.detection.config import config_of_run
 
 
 # Rows of the top-down upsamplers (`--upsamplers`): the label of each. The
 # nearest x2 is the baseline's own graph, so it is the baseline row.
-UPSAMPLER_LABELS = {"bilinear": "bilinear", "dct": "dct upsample", "srf": "srf"}
+# "fine-tuned" is SRF-GAN's control: the seed's baseline run fine-tuned with
+# the recipe stage 3 uses, its nearest x2 kept (no generators), so that the
+# SRF row's gain over it is the generators', not the extra epochs'.
+UPSAMPLER_LABELS = {"bilinear": "bilinear", "dct": "dct upsample",
+                    "fine-tuned": "baseline fine-tuned", "srf": "srf"}
 # SRF-GAN's stage 1 trains generators, not a detector: a run of the sweep
 # (on the same seed's baseline), not a row of the table.
 SRF_STAGE1 = "srf stage1"
@@ -61,11 +66,13 @@ def table1_runs(base_config, seeds, hinge_weights, diffstride_hinge_weights=(), 
                 sweep_dir=None):
     """(label, config) of every run of the sweep: per seed the baseline, the
     Resolution models, the DiffStride models, then the upsamplers (SRF-GAN:
-    its stage 1 on the seed's baseline run, then its stage 3).
+    its stage 1 on the seed's baseline run, then its stage 3; its control
+    `"fine-tuned"`: the seed's baseline run fine-tuned).
 
     Args:
-        sweep_dir: The sweep directory, where SRF-GAN's stages find the
-            runs they start from (needed with `"srf"` in `upsamplers`).
+        sweep_dir: The sweep directory, where SRF-GAN's stages and the
+            control find the runs they start from (needed with `"srf"` or
+            `"fine-tuned"` in `upsamplers`).
 
     Raises:
         ValueError: naming `--upsamplers` for an unknown upsampler.
@@ -84,11 +91,16 @@ def table1_runs(base_config, seeds, hinge_weights, diffstride_hinge_weights=(), 
                     base_config, model=model, hinge_weight=weight, seed=seed)))
         for upsampler in upsamplers:
             label = UPSAMPLER_LABELS[upsampler]
+            directory = pathlib.Path(sweep_dir) if sweep_dir is not None else None
+            if upsampler == "fine-tuned":
+                runs.append((label, dataclasses.replace(
+                    base_config, model="upsampler", upsampler="nearest", seed=seed,
+                    srf_target=str(directory / run_name("baseline", seed)))))
+                continue
             if upsampler != "srf":
                 runs.append((label, dataclasses.replace(
                     base_config, model="upsampler", upsampler=upsampler, seed=seed)))
                 continue
-            directory = pathlib.Path(sweep_dir)
             runs.append((SRF_STAGE1, dataclasses.replace(
                 base_config, model="srf", srf_stage=1, seed=seed,
                 srf_target=str(directory / run_name("baseline", seed)))))
@@ -172,7 +184,8 @@ def summarise(results_by_label, baseline=BASELINE):
         `panet_flops`, the mean multiply-adds per image of the PANet and
         its upsampler (`flops_mean`: `panet_flops + generator_flops`);
         where every run has `train_seconds`, the mean minutes of training
-        (`train_minutes_mean`; SRF-GAN's with its stage 1); the
+        (`train_minutes_mean`; a run that starts from others counts theirs
+        too: SRF-GAN's baseline, stage 1 and stage 3); the
         mean AP of each size band where every run has it
         (`ap50_small_mean`, ...). Rows of
         models other than the baseline add the paired difference of
@@ -211,23 +224,37 @@ def summarise(results_by_label, baseline=BASELINE):
 
 def row_results(results, config):
     """A run's results as a row of the table counts them: with its `seed`
-    (which pairs it with the baseline's run of the same seed) and, for
-    SRF-GAN's stage 3, `stage1_train_seconds`, the training time of the
-    stage-1 run it started from (read from that run's results.json; None
-    if it has none)."""
+    (which pairs it with the baseline's run of the same seed) and, for a run
+    that starts from others (SRF-GAN's stage 3, the fine-tuned baseline),
+    `source_train_seconds`: the training time of every run it starts from,
+    and of the runs those start from (read from their results.json; None if
+    one has none)."""
     results = {**results, "seed": config.seed}
-    if config.srf_generators is not None:
-        stage1 = read_json(RunDirectory(config.srf_generators).results_json)
-        results["stage1_train_seconds"] = stage1.get("train_seconds")
+    if config.srf_target is not None or config.srf_generators is not None:
+        results["source_train_seconds"] = _source_seconds(config)
     return results
 
 
+def _source_seconds(config):
+    """Seconds of training of the runs `config` starts from, recursively."""
+    total = 0.0
+    for source in (config.srf_target, config.srf_generators):
+        if source is None:
+            continue
+        seconds = read_json(RunDirectory(source).results_json).get("train_seconds")
+        deeper = _source_seconds(config_of_run(read_run_config(source, "detection")))
+        if seconds is None or deeper is None:
+            return None
+        total += seconds + deeper
+    return total
+
+
 def _train_seconds(result):
-    """Seconds of training a run's model took, SRF-GAN's stage 1 included;
-    None when a stage's time is not recorded."""
+    """Seconds of training a row's model took, the runs it starts from
+    included; None when one of them is not recorded."""
     stages = [result.get("train_seconds")]
-    if "stage1_train_seconds" in result:
-        stages.append(result["stage1_train_seconds"])
+    if "source_train_seconds" in result:
+        stages.append(result["source_train_seconds"])
     return None if None in stages else sum(stages)
 
 
@@ -395,8 +422,9 @@ def format_table1(rows):
     model, runs, mAP@0.5 (mean +- std, then its 95% interval), PANet
     complexity (likewise), trainable parameters, the PANet's multiply-adds
     per image with its upsampler's (where some run reports them; "-" for a
-    model whose runs do not), the mean minutes of training (SRF-GAN's
-    stages 1 and 3 together; likewise), then, where some model has
+    model whose runs do not), the mean minutes of training (with those of
+    the runs a model starts from, as SRF-GAN's baseline and stage 1;
+    likewise), then, where some model has
     one, the paired difference of mAP@0.5 from the baseline in points with
     its 95% interval and the number of pairs, then the mean AP@0.5 of the
     small, medium and large objects where known. See `STATISTICS_NOTE`.
