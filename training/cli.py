@@ -8,7 +8,7 @@
     python -m training classify --model njet-resnet18-safe --target-budget 0.5
     python -m training sweep table1 --data embedded --seeds 0 1 2
     python -m training sweep table1 --data embedded --seeds 0 1 2 --diffstride-hinge-weights 1e-3
-    python -m training sweep table1 --data embedded --seeds 0 1 2 --upsamplers bilinear dct srf
+    python -m training sweep table1 --data embedded --seeds 0 1 2 --upsamplers bilinear dct fine-tuned srf
     python -m training train --model upsampler --upsampler bilinear
     python -m training train --model srf --srf-stage 1 --srf-target runs/detection
     python -m training train --model srf --srf-stage 3 --srf-generators runs/detection2
