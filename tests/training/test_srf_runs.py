@@ -238,6 +238,13 @@ def test_fine_tuned_control_starts_from_its_seeds_baseline_and_counts_its_time(
     assert control["map50_diffs"] == pytest.approx([0.01, 0.01])
     # Its own 2 minutes and its baseline's 2; SRF-GAN: 2 + 10 + 5.
     assert (control["train_minutes_mean"], srf["train_minutes_mean"]) == (4.0, 17.0)
+    # The runs recorded their sources' absolute paths; a moved sweep (a
+    # clone elsewhere) is still reported, its sources found in the sweep.
+    moved = tmp_path.parent / (tmp_path.name + "-moved")
+    tmp_path.rename(moved)
+    report = sweeps.run_table1(DetectionConfig(), [0, 1], [], moved, verbose=0,
+                               report_only=True, upsamplers=["fine-tuned", "srf"])
+    assert [row["train_minutes_mean"] for row in report] == [2.0, 4.0, 17.0]
     with pytest.raises(SystemExit):
         build_parser().parse_args(["sweep", "table1", "--upsamplers", "nearest"])
 

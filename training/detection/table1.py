@@ -45,7 +45,6 @@ from training.common.run_directory import atomic_write_json
 from training.common.run_directory import atomic_write_text
 from training.common.run_directory import claim_sweep
 from training.common.run_directory import read_json
-from training.common.run_loop import read_run_config
 from training.detection.config import DetectionConfig
 from training.detection.config import config_of_run
 
@@ -222,31 +221,44 @@ def summarise(results_by_label, baseline=BASELINE):
     return rows
 
 
-def row_results(results, config):
+def row_results(results, config, plan):
     """A run's results as a row of the table counts them: with its `seed`
     (which pairs it with the baseline's run of the same seed) and, for a run
     that starts from others (SRF-GAN's stage 3, the fine-tuned baseline),
     `source_train_seconds`: the training time of every run it starts from,
     and of the runs those start from (read from their results.json; None if
-    one has none)."""
+    one has none).
+
+    Args:
+        plan: `{run directory: config}` of the sweep's runs (`table1_runs`
+            as a dict), where the runs a source starts from are looked up:
+            the sweep's own paths, not the ones the runs recorded, which
+            are absolute and wrong once the sweep directory has moved.
+    """
     results = {**results, "seed": config.seed}
     if config.srf_target is not None or config.srf_generators is not None:
-        results["source_train_seconds"] = _source_seconds(config)
+        results["source_train_seconds"] = _source_seconds(config, plan)
     return results
 
 
-def _source_seconds(config):
+def _source_seconds(config, plan):
     """Seconds of training of the runs `config` starts from, recursively."""
     total = 0.0
     for source in (config.srf_target, config.srf_generators):
         if source is None:
             continue
         seconds = read_json(RunDirectory(source).results_json).get("train_seconds")
-        deeper = _source_seconds(config_of_run(read_run_config(source, "detection")))
+        deeper = _source_seconds(plan[source], plan)
         if seconds is None or deeper is None:
             return None
         total += seconds + deeper
     return total
+
+
+def run_plan(runs, sweep_dir):
+    """`{run directory: config}` of `table1_runs(...)` in `sweep_dir`."""
+    return {str(pathlib.Path(sweep_dir) / run_name(label, config.seed)): config
+            for label, config in runs}
 
 
 def _train_seconds(result):
@@ -316,22 +328,22 @@ def report_table1(settings, sweep_dir, plot=None):
     more = {key: [row for row in stored.get(key, []) if row not in settings.get(key, [])]
             for key in EXTENSION_ROWS}
     base = DetectionConfig(**settings["config"])
+    runs = table1_runs(base, settings["seeds"], settings["hinge_weights"],
+                       settings.get(DIFFSTRIDE_ROWS, ()), settings.get(UPSAMPLER_ROWS, ()),
+                       sweep_dir)
+    plan = run_plan(runs, sweep_dir)
     results_by_label, missing = {}, []
-    for label, config in table1_runs(base, settings["seeds"], settings["hinge_weights"],
-                                     settings.get(DIFFSTRIDE_ROWS, ()),
-                                     settings.get(UPSAMPLER_ROWS, ()), sweep_dir):
+    for label, config in runs:
         run = RunDirectory(sweep_dir / run_name(label, config.seed))
         if not (run.results_json.exists() and run.read_state().finished):
             missing.append(run.path.name)
         elif is_table_row(label):
-            results = row_results(read_json(run.results_json), config)
+            results = row_results(read_json(run.results_json), config, plan)
             results_by_label.setdefault(label, []).append(results)
     if not results_by_label:
         raise ValueError(f"{sweep_dir}: no run of the sweep has finished yet.")
     rows = summarise(results_by_label)
-    done = len(table1_runs(base, settings["seeds"], settings["hinge_weights"],
-                           settings.get(DIFFSTRIDE_ROWS, ()), settings.get(UPSAMPLER_ROWS, ()),
-                           sweep_dir)) - len(missing)
+    done = len(runs) - len(missing)
     print(f"{sweep_dir}: {done} of {done + len(missing)} runs finished"
           + (f"; not yet: {', '.join(missing)}" if missing else "") + "\n")
     print(table1_text(rows, results_by_label))
@@ -526,6 +538,7 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_o
                                                                requested=settings))
     if stored is not None and upgrade_settings(stored) != settings:
         atomic_write_json(path, settings)  # The sweep grew by DiffStride or upsampler rows.
+    plan = run_plan(runs, sweep_dir)
     results_by_label = {}
     in_use = []  # Runs another process is training (the same command started twice).
     for label, config in runs:
@@ -545,7 +558,7 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_o
             continue
         if not is_table_row(label):
             continue
-        results = row_results(results, config)
+        results = row_results(results, config, plan)
         results_by_label.setdefault(label, []).append(results)
     if in_use:
         print(f"{len(in_use)} run(s) skipped, being trained by another process or starting "
