@@ -269,6 +269,10 @@ def build_parser():
                              "so far")
     table1.add_argument("--plot", metavar="PNG",
                         help="with --report-only: also draw the finished runs to this file")
+    table1.add_argument("--reference", metavar="ROW", default="baseline",
+                        help="with --report-only: the row the paired differences are taken "
+                             "from, e.g. \"baseline fine-tuned\", SRF-GAN's control "
+                             "(default: baseline)")
     from training.detection.family import DEFAULT_LATENCY_ROUNDS  # imports no Keras
 
     family = _parser(sweeps, "family",
@@ -464,7 +468,8 @@ def _sweep(args, verbose):
         return run_table1(_detection_config(args), args.seeds, args.hinge_weights,
                           args.sweep_dir, verbose=verbose, report_only=args.report_only,
                           diffstride_hinge_weights=args.diffstride_hinge_weights,
-                          upsamplers=args.upsamplers, plot=args.plot)
+                          upsamplers=args.upsamplers, plot=args.plot,
+                          reference=args.reference)
     if args.sweep == "family":
         from training.detection.family import run_family
 

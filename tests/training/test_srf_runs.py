@@ -249,6 +249,38 @@ def test_fine_tuned_control_starts_from_its_seeds_baseline_and_counts_its_time(
         build_parser().parse_args(["sweep", "table1", "--upsamplers", "nearest"])
 
 
+def test_report_takes_the_paired_differences_from_the_reference_row(
+        tmp_path, capsys, fake_detection_training):
+    fake_detection_training(_row_results, lambda config: config.seed)
+    base, options = DetectionConfig(), dict(verbose=0, upsamplers=["fine-tuned", "srf"])
+    sweeps.run_table1(base, [0, 1], [], tmp_path, **options)
+    capsys.readouterr()
+    before = sorted(path.name for path in tmp_path.iterdir())
+    plot = tmp_path.parent / f"{tmp_path.name}-control.png"
+    args = build_parser().parse_args(["sweep", "table1", "--reference", "baseline fine-tuned"])
+    rows = sweeps.run_table1(base, [0, 1], [], tmp_path, report_only=True, plot=plot,
+                             reference=args.reference, **options)
+    baseline, control, srf = rows
+    # mAP per seed: baseline 0.40 / 0.50, control 0.41 / 0.51, SRF 0.42 / 0.52.
+    assert srf["map50_diffs"] == pytest.approx([0.01, 0.01])
+    assert baseline["map50_diffs"] == pytest.approx([-0.01, -0.01])
+    assert "map50_diffs" not in control
+    out = capsys.readouterr().out
+    assert "mAP@0.5 - baseline fine-tuned [95% CI]" in out and "mAP@0.5 - baseline [" not in out
+    assert "points from the baseline fine-tuned's run of the same seed" in out
+    srf_line = next(line for line in out.splitlines() if line.startswith("srf "))
+    assert "+1.0 [+1.0, +1.0]" in srf_line  # equal differences: no spread
+    assert plot.stat().st_size > 10_000
+    assert sorted(path.name for path in tmp_path.iterdir()) == before  # nothing written
+    with pytest.raises(ValueError, match="^--reference must be a row of the sweep "
+                                         r"\(baseline, baseline fine-tuned, srf\), got 'bilinear'"):
+        sweeps.run_table1(base, [0, 1], [], tmp_path, report_only=True, reference="bilinear",
+                          **options)
+    with pytest.raises(ValueError, match="^--reference applies to --report-only"):
+        sweeps.run_table1(base, [0, 1], [], tmp_path, reference="srf", **options)
+    assert sorted(path.name for path in tmp_path.iterdir()) == before
+
+
 # --------------------------------------------------- runs (slow: tracing)
 @pytest.fixture(scope="module")
 def baseline_run(tiny_data, tmp_path_factory):

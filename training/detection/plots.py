@@ -71,7 +71,7 @@ def _half_widths(row, prefix, scale=1.0):
     return [[scale * (mean - row[f"{prefix}_ci_low"])], [scale * (row[f"{prefix}_ci_high"] - mean)]]
 
 
-def plot_table1(results_by_label, rows, path):
+def plot_table1(results_by_label, rows, path, reference="baseline"):
     """The Table 1 sweep as a picture, error bars = 95% confidence intervals.
 
     First panel: mAP@0.5 against PANet complexity, one small dot per run
@@ -82,8 +82,8 @@ def plot_table1(results_by_label, rows, path):
     mAP@0.5 against the PANet's MFLOPs per image, its upsampler's included
     (log scale: the rows whose maps have the baseline's sizes differ only
     there). Last (when some model has paired runs): each model's paired
-    difference of mAP@0.5 from the baseline, one small dot per seed and the
-    mean with its 95% interval; zero as a dashed line.
+    difference of mAP@0.5 from the row `reference`, one small dot per seed
+    and the mean with its 95% interval; zero as a dashed line.
 
     Args:
         results_by_label: dict of model label -> list of run results
@@ -91,6 +91,7 @@ def plot_table1(results_by_label, rows, path):
         rows: `training.detection.table1.summarise(results_by_label)`: each
             model's means, intervals and paired differences.
         path: PNG path.
+        reference: Label of the row `rows` took the differences from.
     """
     paired = [row for row in rows if row.get("map50_diff_mean") is not None]
     with_flops = all("flops_mean" in row for row in rows)
@@ -130,8 +131,8 @@ def plot_table1(results_by_label, rows, path):
                   f"{'' if row['pairs'] == 1 else 's'})" for row in paired]
         axis.set_xticklabels(labels, fontsize=8)
         axis.set_xlim(-0.6, len(paired) - 0.4)
-        axis.set_ylabel("mAP@0.5 - baseline, same seed (points)")
-        axis.set_title("Paired difference from the baseline, 95% CI")
+        axis.set_ylabel(f"mAP@0.5 - {reference}, same seed (points)")
+        axis.set_title(f"Paired difference from the {reference}, 95% CI")
         axis.grid(alpha=0.3, axis="y")
     _save(figure, path)
 

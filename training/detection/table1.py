@@ -147,11 +147,17 @@ def run_name(label, seed):
 
 BAND_KEYS = ("ap50_small", "ap50_medium", "ap50_large")
 BASELINE = "baseline"
-STATISTICS_NOTE = (
-    "mean +- sample std (n-1) over seeds; 95% CI: two-sided Student-t interval of the "
-    "mean (none for one run); mAP@0.5 - baseline: mean paired difference in points over "
-    "the seeds both models ran ('pairs'), with its 95% t interval."
-)
+
+
+def statistics_note(reference=BASELINE):
+    """How the report's statistics are computed; `reference` is the row
+    the paired differences are taken from."""
+    return ("mean +- sample std (n-1) over seeds; 95% CI: two-sided Student-t interval of "
+            f"the mean (none for one run); mAP@0.5 - {reference}: mean paired difference in "
+            "points over the seeds both models ran ('pairs'), with its 95% t interval.")
+
+
+STATISTICS_NOTE = statistics_note()
 
 
 def _by_seed(label, results):
@@ -308,13 +314,22 @@ def upgrade_settings(stored, requested=None):
     return upgraded
 
 
-def report_table1(settings, sweep_dir, plot=None):
+def report_table1(settings, sweep_dir, plot=None, reference=BASELINE):
     """Prints the table of the finished runs of the sweep in `sweep_dir`
     (whose sweep.json must hold `settings`), and draws them to the PNG path
     `plot` unless it is None; trains and writes nothing else.
 
+    Args:
+        reference: Label of the row the paired differences are taken from
+            (the baseline by default; SRF-GAN's is its control,
+            `"baseline fine-tuned"`).
+
     Returns:
         The rows of `summarise` over the finished runs.
+
+    Raises:
+        ValueError: naming `--reference` for a label that is not a row of
+            the sweep.
     """
     path = sweep_dir / "sweep.json"
     if not path.exists():
@@ -331,6 +346,10 @@ def report_table1(settings, sweep_dir, plot=None):
     runs = table1_runs(base, settings["seeds"], settings["hinge_weights"],
                        settings.get(DIFFSTRIDE_ROWS, ()), settings.get(UPSAMPLER_ROWS, ()),
                        sweep_dir)
+    labels = list(dict.fromkeys(label for label, _ in runs if is_table_row(label)))
+    if reference not in labels:
+        raise ValueError(f"--reference must be a row of the sweep ({', '.join(labels)}), got "
+                         f"{reference!r}.")
     plan = run_plan(runs, sweep_dir)
     results_by_label, missing = {}, []
     for label, config in runs:
@@ -342,11 +361,11 @@ def report_table1(settings, sweep_dir, plot=None):
             results_by_label.setdefault(label, []).append(results)
     if not results_by_label:
         raise ValueError(f"{sweep_dir}: no run of the sweep has finished yet.")
-    rows = summarise(results_by_label)
+    rows = summarise(results_by_label, baseline=reference)
     done = len(runs) - len(missing)
     print(f"{sweep_dir}: {done} of {done + len(missing)} runs finished"
           + (f"; not yet: {', '.join(missing)}" if missing else "") + "\n")
-    print(table1_text(rows, results_by_label))
+    print(table1_text(rows, results_by_label, reference))
     for key, values in more.items():
         if values:
             option = "--" + key.replace("_", "-")
@@ -355,7 +374,7 @@ def report_table1(settings, sweep_dir, plot=None):
     if plot is not None:
         from training.detection.plots import plot_table1
 
-        plot_table1(results_by_label, rows, plot)
+        plot_table1(results_by_label, rows, plot, reference)
     return rows
 
 
@@ -364,11 +383,13 @@ def _spread(row, key, spec, scale=1):
     return f" +- {scale * row[key + '_std']:{spec}}" if row["runs"] > 1 else ""
 
 
-def table1_text(rows, results_by_label):
-    """The report of a sweep, as printed and saved: the table of `rows`,
-    the per-seed table, the statistics note, and a warning when the runs
-    did not all start from one backbone (`backbone_warning`)."""
-    parts = [format_table1(rows), format_per_seed(results_by_label), STATISTICS_NOTE]
+def table1_text(rows, results_by_label, reference=BASELINE):
+    """The report of a sweep, as printed and saved: the table of `rows`
+    (`summarise` with `baseline=reference`), the per-seed table, the
+    statistics note, and a warning when the runs did not all start from one
+    backbone (`backbone_warning`)."""
+    parts = [format_table1(rows, reference), format_per_seed(results_by_label, reference),
+             statistics_note(reference)]
     warning = backbone_warning(results_by_label)
     return "\n\n".join(parts + ([warning] if warning else []))
 
@@ -425,11 +446,11 @@ def format_per_seed(results_by_label, baseline=BASELINE):
                            None if label == baseline else reference)}
              for label, by_seed in runs.items()]
     columns = ["Model"] + [f"seed {seed}" for seed in seeds]
-    return ("mAP@0.5 per seed (points from the baseline's run of the same seed)\n"
+    return (f"mAP@0.5 per seed (points from the {baseline}'s run of the same seed)\n"
             + format_table(cells, columns))
 
 
-def format_table1(rows):
+def format_table1(rows, reference=BASELINE):
     """Rows in the paper's Table 1 layout, with the statistics over seeds:
     model, runs, mAP@0.5 (mean +- std, then its 95% interval), PANet
     complexity (likewise), trainable parameters, the PANet's multiply-adds
@@ -437,9 +458,10 @@ def format_table1(rows):
     model whose runs do not), the mean minutes of training (with those of
     the runs a model starts from, as SRF-GAN's baseline and stage 1;
     likewise), then, where some model has
-    one, the paired difference of mAP@0.5 from the baseline in points with
-    its 95% interval and the number of pairs, then the mean AP@0.5 of the
-    small, medium and large objects where known. See `STATISTICS_NOTE`.
+    one, the paired difference of mAP@0.5 from the row `reference` (the
+    one `summarise` took them from) in points with its 95% interval and the
+    number of pairs, then the mean AP@0.5 of the small, medium and large
+    objects where known. See `statistics_note`.
 
     Example:
 
@@ -469,7 +491,7 @@ def format_table1(rows):
             "PANet MFLOPs": "-" if "flops_mean" not in row else f"{row['flops_mean'] / 1e6:,.1f}",
             "Train min": ("-" if "train_minutes_mean" not in row
                           else f"{row['train_minutes_mean']:,.1f}"),
-            "mAP@0.5 - baseline [95% CI]": format_estimate(
+            f"mAP@0.5 - {reference} [95% CI]": format_estimate(
                 estimate_from_columns(row, "map50_diff"), scale=100, spec="+.1f"),
             "pairs": row.get("pairs"),
         }
@@ -483,12 +505,12 @@ def format_table1(rows):
     if any("train_minutes_mean" in row for row in rows):
         columns.append("Train min")
     if paired:
-        columns += ["mAP@0.5 - baseline [95% CI]", "pairs"]
+        columns += [f"mAP@0.5 - {reference} [95% CI]", "pairs"]
     return format_table(cells, columns + [key.replace("ap50_", "AP ") for key in bands])
 
 
 def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_only=False,
-               diffstride_hinge_weights=(), upsamplers=(), plot=None):
+               diffstride_hinge_weights=(), upsamplers=(), plot=None, reference=BASELINE):
     """Trains every run of the sweep (reusing finished runs and resuming an
     interrupted one), then prints and saves the table and its plot.
 
@@ -511,12 +533,15 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_o
         plot: With `report_only`, a PNG path where the plot of the finished
             runs is written (a full sweep writes `table1.png` in its
             directory); None writes none.
+        reference: With `report_only`, the row the paired differences are
+            taken from (`report_table1`); a sweep that trains reports them
+            from the baseline.
 
     Returns:
         The rows of `summarise` (also in `table1.json` unless `report_only`).
 
     Raises:
-        ValueError: for `plot` without `report_only`.
+        ValueError: for `plot` or another `reference` without `report_only`.
     """
     from training.detection.job import train_detection
     from training.detection.plots import plot_table1
@@ -530,8 +555,11 @@ def run_table1(base_config, seeds, hinge_weights, sweep_dir, verbose=1, report_o
     if plot is not None and not report_only:
         raise ValueError("--plot applies to --report-only (a sweep that trains writes "
                          "table1.png in its directory).")
+    if reference != BASELINE and not report_only:
+        raise ValueError("--reference applies to --report-only (a sweep that trains reports "
+                         "its differences from the baseline).")
     if report_only:
-        return report_table1(settings, sweep_dir, plot)
+        return report_table1(settings, sweep_dir, plot, reference)
     path = sweep_dir / "sweep.json"
     stored = read_json(path) if path.exists() else None
     claim_sweep(sweep_dir, settings, upgrade=functools.partial(upgrade_settings,
