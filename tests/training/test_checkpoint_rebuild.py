@@ -212,3 +212,59 @@ def test_the_table1_sweep_restores_sources_of_pending_stages_only(
     assert restored == [1, 3]
     table1.run_table1(DetectionConfig(), [0], [], tmp_path, verbose=0, upsamplers=["srf"])
     assert restored == [1, 3]  # every stage finished: nothing to restore
+
+
+def test_a_moved_sweep_finds_each_runs_sources_beside_it(tmp_path, monkeypatch):
+    """Runs record their sources' absolute paths; in a sweep moved or cloned
+    elsewhere those hold nothing, and the runs of the same names beside the
+    run are used (resume, rebuild, restore)."""
+    from training.detection import job
+    from training.detection import srf_stages
+
+    kept = tmp_path / "kept"
+    baseline = _detection_run(kept / "baseline_seed0")
+    stage1 = _detection_run(kept / "srf_stage1_seed0", model="srf", srf_stage=1,
+                            srf_target=str(baseline.path))
+    _detection_run(kept / "srf_seed0", finished=False, model="srf", srf_stage=3,
+                   srf_generators=str(stage1.path))
+    clone = tmp_path / "clone"
+    kept.rename(clone)
+    stage3 = srf_stages.source_config(clone / "srf_seed0")
+    assert stage3.srf_generators == str(clone / "srf_stage1_seed0")
+    assert srf_stages.source_config(stage3.srf_generators).srf_target == str(
+        clone / "baseline_seed0")
+    # From a rebuild directory, which is inside its run.
+    rebuild_dir = clone / "srf_stage1_seed0" / "rebuild"
+    rebuild_dir.mkdir()
+    (rebuild_dir / "config.json").write_text((clone / "srf_stage1_seed0" /
+                                              "config.json").read_text())
+    assert srf_stages.source_config(rebuild_dir).srf_target == str(clone / "baseline_seed0")
+    # A recorded path that holds a run is kept, and one with no neighbour.
+    elsewhere = _detection_run(tmp_path / "elsewhere" / "baseline_seed0")
+    config = DetectionConfig(model="srf", srf_stage=1, srf_target=str(elsewhere.path))
+    assert srf_stages.located_sources(config, clone / "x") == config
+    lost = DetectionConfig(model="srf", srf_stage=1, srf_target=str(kept / "baseline_seed1"))
+    assert srf_stages.located_sources(lost, clone / "x") == lost
+    # A resumed stage starts from the located sources.
+    monkeypatch.setattr(srf_stages, "experiment_for", lambda config, verbose: config)
+    monkeypatch.setattr(job, "run_experiment", lambda experiment, *args: experiment)
+    resumed = job.train_detection(None, clone / "srf_seed0", resume=True, verbose=0)
+    assert resumed.srf_generators == str(clone / "srf_stage1_seed0")
+    # Restoring its sources rebuilds the moved runs, the baseline first.
+    rebuilt = []
+    monkeypatch.setattr(srf_stages, "rebuild_checkpoints",
+                        lambda run_dir, train, verbose=1: rebuilt.append(str(run_dir)))
+    srf_stages.restore_sources(resumed, verbose=0)
+    assert rebuilt == [str(clone / "baseline_seed0"), str(clone / "srf_stage1_seed0")]
+
+
+def test_a_rebuild_elsewhere_may_record_another_source_path(tmp_path):
+    results = {**RESULTS, "srf_target": "/kept/baseline_seed0"}
+    run = _write_run(tmp_path / "run", results=results)
+
+    def train(directory):
+        _write_run(directory, ROWS, {**results, "srf_target": str(tmp_path / "baseline_seed0")},
+                   checkpoints=True)
+
+    assert rebuild_checkpoints(run.path, train, verbose=0) == run.best_checkpoint
+    assert json.loads(run.results_json.read_text())["srf_target"] == "/kept/baseline_seed0"

@@ -29,8 +29,9 @@ from training.common.run_directory import read_csv
 from training.common.run_directory import read_json
 
 REBUILD_DIR = "rebuild"
-# Values of a run's records that two identical trainings need not share.
-UNCOMPARED = ("seconds", "train_seconds", "run_dir")
+# Values of a run's records that two identical trainings need not share
+# (times, and paths: a run rebuilt in a clone elsewhere records its own).
+UNCOMPARED = ("seconds", "train_seconds", "run_dir", "srf_target")
 
 
 class RebuildMismatchError(ValueError):

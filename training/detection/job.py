@@ -317,10 +317,11 @@ def train_detection(config, run_dir, resume=False, verbose=1):
     >>> results["map50"]
     """
     from training.detection.srf_stages import experiment_for
+    from training.detection.srf_stages import source_config
 
     with RunDirectory(run_dir).training_lock():  # before the data is loaded
         if resume:
-            config = config_of_run(read_run_config(run_dir, "detection"))
+            config = source_config(run_dir)  # (an SRF-GAN stage's, where its sweep now is)
         return run_experiment(experiment_for(config, verbose), run_dir, resume, verbose)
 
 

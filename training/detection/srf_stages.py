@@ -21,10 +21,13 @@ The paper's stage 2 (an integral loss, the detector trained on x0.5
 images) is not ported; docs/comparators-srfgan.md lists the choices.
 """
 
+import dataclasses
 import math
+import pathlib
 
 import keras
 
+from training.common.checkpoint_rebuild import REBUILD_DIR
 from training.common.checkpoint_rebuild import missing_checkpoints
 from training.common.checkpoint_rebuild import rebuild_checkpoints
 from training.common.optimizers import make_optimizer
@@ -84,18 +87,54 @@ def finished_run(run_dir, flag, expected):
     return config
 
 
+def located_sources(config, run_dir):
+    """`config` of the run in `run_dir` with its sources (`srf_target`,
+    `srf_generators`) where its sweep now is.
+
+    Runs record their sources as absolute paths, which hold nothing once the
+    sweep directory is moved or cloned elsewhere. A recorded path that holds
+    no run is replaced by the run of the same name beside `run_dir` (beside
+    the run a rebuild directory is in), where a sweep keeps it; a path that
+    holds a run, or has no such neighbour, is kept (the stage's own checks
+    then name it).
+
+    Example:
+
+    >>> located_sources(config, "clone/docs/runs/t1/srf_seed0").srf_generators
+    'clone/docs/runs/t1/srf_stage1_seed0'
+    """
+    run_dir = pathlib.Path(run_dir)
+    sweep_dir = run_dir.parent.parent if run_dir.name == REBUILD_DIR else run_dir.parent
+    moved = {}
+    for field in ("srf_target", "srf_generators"):
+        recorded = getattr(config, field)
+        if recorded is None or RunDirectory(recorded).config_path.exists():
+            continue
+        beside = sweep_dir / pathlib.PurePath(recorded).name
+        if RunDirectory(beside).config_path.exists():
+            moved[field] = str(beside)
+    return dataclasses.replace(config, **moved)
+
+
+def source_config(run_dir):
+    """The config of the detection run in `run_dir`, its sources located
+    (`located_sources`)."""
+    return located_sources(config_of_run(read_run_config(run_dir, "detection")), run_dir)
+
+
 def restore_sources(config, verbose=1):
     """Restores the checkpoints of the finished runs an SRF-GAN stage
     `config` starts from (stage 1: its baseline; stage 3: its stage-1 run and
     that run's baseline), where their records were kept without them, by
     training them again (`rebuild_checkpoints`), the runs they start from
     first. Runs that are missing or unfinished are left to the stage's own
-    checks. Any other `config` has no sources: nothing happens."""
+    checks. Any other `config` has no sources: nothing happens. A source's
+    own sources are found with `located_sources`."""
     for source in (config.srf_target, config.srf_generators):
         if source is None or not RunDirectory(source).config_path.exists():
             continue
         # A stage 3 loads its stage-1 run's baseline too: always look deeper.
-        restore_sources(config_of_run(read_run_config(source, "detection")), verbose)
+        restore_sources(source_config(source), verbose)
         if missing_checkpoints(source, which=("best",)):  # what a stage loads
             rebuild_detection_run(source, verbose)
 
@@ -105,7 +144,7 @@ def rebuild_detection_run(run_dir, verbose=1):
     runs it starts from (an SRF-GAN stage's) have their checkpoints."""
 
     def train(directory):
-        restore_sources(config_of_run(read_run_config(directory, "detection")), verbose)
+        restore_sources(source_config(directory), verbose)
         train_detection(None, directory, resume=True, verbose=verbose)
 
     return rebuild_checkpoints(run_dir, train, verbose)
