@@ -47,6 +47,15 @@ so load from other processes hits them alike):
   - `resolution_always_align`: `dct_resize` multiplying by its matrix even
     when the sizes it gets in the graph are equal (no run-time skip);
   - `resolution_neither`: both undone (the model as first landed).
+* with `--attribution`, `resolution_static_no_products`: the static model
+  traced with every product whose matrix is square and as long as its
+  axis (all of them at s = 1) replaced by its input, so that the 22
+  layers' matrices and products, and their gradients, leave the step;
+  the hinge, the scales' optimizer updates and everything else stay. Its
+  step against `resolution_static`'s is what the products cost; against
+  the baseline's, what the rest costs. Its outputs are not the model's
+  (the relaxed mask makes no matrix the identity): it is a measurement,
+  not a model.
 
 Reported per contender: trace + first-step time, median wall time per step
 with its interquartile range, median process CPU time per step (both
@@ -64,7 +73,8 @@ conditionals). The counts do not depend on the image size; tracing time
 grows with them.
 
 Run:  TF_CPP_MIN_LOG_LEVEL=3 python benchmarks/yolov8_step_time.py
-      [--repeats 15] [--warmup 3] [--ablation] [--image-size 320] [--count-ops]
+      [--repeats 15] [--warmup 3] [--ablation] [--attribution] [--image-size 320]
+      [--count-ops]
 Takes about 4 minutes (about 10 with --ablation) on 2 loaded CPU cores, most
 of it tracing.
 """
@@ -142,6 +152,24 @@ def _dct_resize_always(x, size, data_format="channels_last"):
 
 
 @contextlib.contextmanager
+def _without_products():
+    """Traces the model with each product of a square matrix as long as its
+    axis left out (see the module docstring)."""
+    original = resize.apply_along_axes
+
+    def products_left_out(x, matrices, axes):
+        if all(tuple(m.shape) == (x.shape[a], x.shape[a]) for m, a in zip(matrices, axes)):
+            return x
+        return original(x, matrices, axes)
+
+    resize.apply_along_axes = products_left_out
+    try:
+        yield
+    finally:
+        resize.apply_along_axes = original
+
+
+@contextlib.contextmanager
 def _always_align():
     """Traces the model with the matrix product even at equal sizes."""
     original = resize.dct_resize
@@ -162,7 +190,7 @@ def _build(name, image_size):
     )
     if name == "baseline":
         return detection.baseline_yolov8(**kwargs)
-    static = name == "resolution_static"
+    static = name in ("resolution_static", "resolution_static_no_products")
     model = detection.resolution_yolov8(**kwargs, hinge_weight=1e-3, static_sizes=static)
     if name == "resolution_moved":
         _move_scales(model, image_size)
@@ -201,6 +229,7 @@ def _compiled(name, image_size):
         "resolution_resize_before_1x1": [_resize_before_1x1],
         "resolution_always_align": [_always_align],
         "resolution_neither": [_resize_before_1x1, _always_align],
+        "resolution_static_no_products": [_without_products],
     }.get(name, [])
     with contextlib.ExitStack() as stack:
         for patch in patches:
@@ -256,6 +285,8 @@ def main():
     parser.add_argument("--image-size", type=int, default=320)
     parser.add_argument("--ablation", action="store_true",
                         help="also time the three variants that undo optimisations")
+    parser.add_argument("--attribution", action="store_true",
+                        help="also time the static model without its layers' products")
     parser.add_argument("--count-ops", action="store_true",
                         help="only count the ops of each contender's traced training step")
     args = parser.parse_args()
@@ -269,6 +300,8 @@ def main():
             "resolution_always_align",
             "resolution_neither",
         ]
+    if args.attribution:
+        names.append("resolution_static_no_products")
     data = _batch(args.image_size)
     print(f"\nXS backbone (frozen), fpn_depth=1, {args.image_size}x{args.image_size}, "
           f"batch {BATCH}, {NUM_CLASSES} classes, SGD, no XLA\n")
