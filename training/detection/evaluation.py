@@ -2,6 +2,7 @@
 ground truth with difficult flags, overall and per object-size band."""
 
 import numpy as np
+import tensorflow as tf
 
 from training.detection.data.pipeline import make_detection_dataset
 from training.detection.average_precision import evaluate_detections
@@ -22,14 +23,18 @@ def predict_detections(model, records, image_size, batch_size, progress=True):
 
     The model's decoder decides the confidence threshold: evaluate with a low
     one (KerasCV's default 0.2 cuts recall and therefore AP).
+
+    Every batch is padded with blank images to `batch_size` (their
+    detections dropped), so `predict` traces once: a smaller last batch
+    would trace it a second time, and a Resolution detector's trace is long.
     """
     dataset = make_detection_dataset(
         records, image_size, batch_size, bounding_box_format="xyxy"
-    ).map(lambda images, targets: images)
+    ).map(lambda images, targets: _padded_to(images, batch_size))
     batched = model.predict(dataset, verbose=1 if progress else 0)
     detections = unbatch_detections(
         {key: np.asarray(batched[key]) for key in ("boxes", "classes", "confidence")}
-    )
+    )[: len(records)]
     source_format = getattr(model, "bounding_box_format", "xyxy")
     for record, detection in zip(records, detections):
         boxes = _to_xyxy(detection["boxes"], source_format)
@@ -40,6 +45,13 @@ def predict_detections(model, records, image_size, batch_size, progress=True):
         detection["classes"] = detection["classes"].astype(np.int64)
         detection["scores"] = detection.pop("confidence")
     return detections
+
+
+def _padded_to(images, batch_size):
+    """`images` with blank images appended up to `batch_size`."""
+    missing = batch_size - tf.shape(images)[0]
+    images = tf.pad(images, [[0, missing], [0, 0], [0, 0], [0, 0]])
+    return tf.ensure_shape(images, (batch_size,) + tuple(images.shape[1:]))
 
 
 def _to_xyxy(boxes, source_format):
