@@ -310,6 +310,11 @@ def _timed(step):
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
+def _verdict(ratio, target):
+    """A ratio and whether it meets its target, for the closing lines."""
+    return f"{ratio:.3f} ({'meets' if ratio <= target else 'misses'} <= {target})"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15,
@@ -402,18 +407,15 @@ def main():
               f"{statistics.median(cpu[name]):8.1f} {paired:9.3f} {of_medians:9.3f} "
               f"{cpu_paired:8.3f}")
     print()
-    def verdict(ratio, target):
-        return f"{ratio:.3f} ({'meets' if ratio <= target else 'misses'} <= {target})"
-
     for name in ("resolution", "resolution_static"):
         retrace = ""
         if args.trace_rounds:
             retrace = (", again (paired median) "
-                       f"{verdict(_common.paired_ratio(retraced, name, 'baseline'), TRACE_TARGET)}")
+                       f"{_verdict(_common.paired_ratio(retraced, name, 'baseline'), TRACE_TARGET)}")
         print(f"{name} / baseline: step (wall, paired median) "
-              f"{verdict(_common.paired_ratio(wall, name, 'baseline'), STEP_TARGET)}; "
+              f"{_verdict(_common.paired_ratio(wall, name, 'baseline'), STEP_TARGET)}; "
               f"trace + first step: first "
-              f"{verdict(traced[name] / traced['baseline'], TRACE_TARGET)}{retrace}")
+              f"{_verdict(traced[name] / traced['baseline'], TRACE_TARGET)}{retrace}")
 
 
 if __name__ == "__main__":
