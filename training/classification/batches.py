@@ -14,6 +14,7 @@ import numpy as np
 
 from training.classification.data.cifar import random_crop_and_flip
 from training.common.data_order import epoch_order
+from training.common.full_batches import padded_to
 
 
 class SplitBatches(keras.utils.PyDataset):
@@ -30,6 +31,9 @@ class SplitBatches(keras.utils.PyDataset):
         label_outputs: Output names of a multi-output model whose every
             output is trained on the labels (MSNet's `low` and `high`):
             `y` is then `{name: labels}`. None: `y` is the labels.
+        pad_last_batch: Pad a shorter last batch with blank examples up to
+            `batch_size` (prediction only, so that `predict` traces one
+            batch shape; drop the outputs past the split's examples).
     """
 
     def __init__(
@@ -42,8 +46,12 @@ class SplitBatches(keras.utils.PyDataset):
         augment_seed=None,
         with_labels=True,
         label_outputs=None,
+        pad_last_batch=False,
     ):
         super().__init__()
+        if pad_last_batch and with_labels:
+            raise ValueError("SplitBatches: pad_last_batch=True is for prediction; "
+                             "pass with_labels=False.")
         self.split = split
         self.batch_size = int(batch_size)
         self.order = np.arange(len(split)) if order is None else np.asarray(order)
@@ -56,6 +64,7 @@ class SplitBatches(keras.utils.PyDataset):
         self.augment_seed = augment_seed
         self.with_labels = with_labels
         self.label_outputs = label_outputs
+        self.pad_last_batch = pad_last_batch
 
     def __len__(self):
         return max(self.total_batches - self.skip_batches, 0)
@@ -68,7 +77,7 @@ class SplitBatches(keras.utils.PyDataset):
             rng = np.random.default_rng(list(self.augment_seed) + [batch])
             x = random_crop_and_flip(x, rng)
         if not self.with_labels:
-            return x
+            return padded_to(x, self.batch_size) if self.pad_last_batch else x
         return (x, y) if self.label_outputs is None else (x, {name: y for name in self.label_outputs})
 
 

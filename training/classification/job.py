@@ -154,17 +154,23 @@ def evaluate_split(model, split, batch_size):
         None without SNRs). For MSNet these are the high branch's (the
         model without an exit), and `low_accuracy` is added.
     """
-    batches = SplitBatches(split, batch_size, with_labels=False)
-    predictions = model.predict(batches, verbose=0)
+    batches = SplitBatches(split, batch_size, with_labels=False, pad_last_batch=True)
+    # Batch by batch rather than `model.predict`: on TensorFlow, predict's
+    # tf.data pipeline over a PyDataset sometimes stalled a pass for seconds.
+    predictions = keras.tree.map_structure(
+        lambda *parts: np.concatenate(parts),
+        *[model.predict_on_batch(batches[i]) for i in range(len(batches))],
+    )
     if isinstance(predictions, dict):  # MSNet: {"low": p_L, "high": p_H}
-        low = _scores(np.asarray(predictions["low"], dtype="float64"), split)
-        return {**_scores(np.asarray(predictions["high"], dtype="float64"), split),
-                "low_accuracy": low["accuracy"]}
-    return _scores(np.asarray(predictions, dtype="float64"), split)
+        low = _scores(predictions["low"], split)
+        return {**_scores(predictions["high"], split), "low_accuracy": low["accuracy"]}
+    return _scores(predictions, split)
 
 
 def _scores(probabilities, split):
     labels = split.labels
+    # The padded last batch's blank examples are dropped.
+    probabilities = np.asarray(probabilities, dtype="float64")[: len(labels)]
     correct = np.argmax(probabilities, axis=1) == labels
     picked = probabilities[np.arange(len(labels)), labels]
     result = {

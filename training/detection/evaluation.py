@@ -2,8 +2,8 @@
 ground truth with difficult flags, overall and per object-size band."""
 
 import numpy as np
-import tensorflow as tf
 
+from training.common.full_batches import padded_to
 from training.detection.data.pipeline import make_detection_dataset
 from training.detection.average_precision import evaluate_detections
 from training.detection.average_precision import unbatch_detections
@@ -30,7 +30,7 @@ def predict_detections(model, records, image_size, batch_size, progress=True):
     """
     dataset = make_detection_dataset(
         records, image_size, batch_size, bounding_box_format="xyxy"
-    ).map(lambda images, targets: _padded_to(images, batch_size))
+    ).map(lambda images, targets: padded_to(images, batch_size))
     batched = model.predict(dataset, verbose=1 if progress else 0)
     detections = unbatch_detections(
         {key: np.asarray(batched[key]) for key in ("boxes", "classes", "confidence")}
@@ -45,13 +45,6 @@ def predict_detections(model, records, image_size, batch_size, progress=True):
         detection["classes"] = detection["classes"].astype(np.int64)
         detection["scores"] = detection.pop("confidence")
     return detections
-
-
-def _padded_to(images, batch_size):
-    """`images` with blank images appended up to `batch_size`."""
-    missing = batch_size - tf.shape(images)[0]
-    images = tf.pad(images, [[0, missing], [0, 0], [0, 0], [0, 0]])
-    return tf.ensure_shape(images, (batch_size,) + tuple(images.shape[1:]))
 
 
 def _to_xyxy(boxes, source_format):
