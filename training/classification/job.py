@@ -155,10 +155,11 @@ def evaluate_split(model, split, batch_size):
         model without an exit), and `low_accuracy` is added.
     """
     batches = SplitBatches(split, batch_size, with_labels=False, pad_last_batch=True)
-    # Batch by batch rather than `model.predict`: on TensorFlow, predict's
-    # tf.data pipeline over a PyDataset sometimes stalled a pass for seconds.
+    # Batch by batch rather than `model.predict`: on TensorFlow, tearing down
+    # predict's tf.data iterator sometimes waited seconds for its autotuning
+    # thread (BENCHMARKS.md). The padded examples' outputs are dropped.
     predictions = keras.tree.map_structure(
-        lambda *parts: np.concatenate(parts),
+        lambda *parts: np.concatenate(parts)[: len(split)],
         *[model.predict_on_batch(batches[i]) for i in range(len(batches))],
     )
     if isinstance(predictions, dict):  # MSNet: {"low": p_L, "high": p_H}
@@ -169,8 +170,7 @@ def evaluate_split(model, split, batch_size):
 
 def _scores(probabilities, split):
     labels = split.labels
-    # The padded last batch's blank examples are dropped.
-    probabilities = np.asarray(probabilities, dtype="float64")[: len(labels)]
+    probabilities = np.asarray(probabilities, dtype="float64")
     correct = np.argmax(probabilities, axis=1) == labels
     picked = probabilities[np.arange(len(labels)), labels]
     result = {
