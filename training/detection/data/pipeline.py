@@ -108,7 +108,15 @@ def make_detection_dataset(
     dataset = dataset.batch(batch_size, drop_remainder=training)
     if skip_batches:
         dataset = dataset.skip(skip_batches)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    # tf.data's autotuning thread re-tunes the pipeline between timed waits
+    # (10 ms, doubling up to a minute), and the end of a pass or an epoch,
+    # where the iterator is destroyed, often waits for the current wait to
+    # run out (BENCHMARKS.md, "Detection pipeline: tf.data autotuning off").
+    # Without it, AUTOTUNE parallelism is the number of cores and the
+    # prefetch buffer grows when it runs empty.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def _augment(image, rel_boxes, box_classes, image_size, scale_range, seed):
