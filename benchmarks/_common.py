@@ -9,8 +9,11 @@ from the graph.
 """
 
 import datetime
+import json
 import os
 import platform
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -63,3 +66,29 @@ def machine_details():
 def print_machine_details():
     for key, value in machine_details().items():
         print(f"  {key}: {value}")
+
+
+def fresh_process_rounds(script, contenders, rounds, arguments, describe):
+    """Samples costs paid once per process (traces, first passes): every
+    contender once per round, each sample a fresh `python script
+    *arguments(contender)` process that prints a JSON object on its last
+    line, in an order rotated from round to round. Prints each sample as
+    it comes, as `describe(sample)` words it.
+
+    Returns:
+        `{contender: [sample, ...]}`, one sample per round.
+
+    Raises:
+        RuntimeError: naming the contender, with the end of the process'
+            stderr, when a sample fails.
+    """
+    samples = {name: [] for name in contenders}
+    for r in range(rounds):
+        for name in rotated_order(contenders, r):
+            command = [sys.executable, os.path.abspath(script), *arguments(name)]
+            result = subprocess.run(command, capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                raise RuntimeError(f"{name} sample failed:\n{result.stderr[-2000:]}")
+            samples[name].append(json.loads(result.stdout.strip().splitlines()[-1]))
+            print(f"  round {r} {name:15s} {describe(samples[name][-1])}", flush=True)
+    return samples

@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -67,15 +66,6 @@ def _one_sample(contender, data_spec):
     return {"val": seconds[0], "test": seconds[1], "traces": traces}
 
 
-def _sample_in_new_process(contender, data_spec):
-    command = [sys.executable, os.path.abspath(__file__), "--one", contender,
-               "--data", data_spec]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"{contender} sample failed:\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6)
@@ -87,13 +77,11 @@ def main():
         return
     print("Machine:")
     _common.print_machine_details()
-    samples = {name: [] for name in CONTENDERS}
-    for r in range(args.rounds):
-        for name in _common.rotated_order(CONTENDERS, r):
-            samples[name].append(_sample_in_new_process(name, args.data))
-            row = samples[name][-1]
-            print(f"  round {r} {name:15s} val {row['val']:6.2f} s  test "
-                  f"{row['test']:6.2f} s  traces {row['traces']}", flush=True)
+    samples = _common.fresh_process_rounds(
+        __file__, CONTENDERS, args.rounds,
+        lambda name: ["--one", name, "--data", args.data],
+        lambda row: f"val {row['val']:6.2f} s  test {row['test']:6.2f} s  traces {row['traces']}",
+    )  # fmt: skip
     print(f"\n{args.data}, {args.rounds} fresh processes per contender; seconds "
           "median (min-max), paired median difference to keras_predict:")
     for name in CONTENDERS:

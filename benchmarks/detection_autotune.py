@@ -41,7 +41,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -91,15 +90,6 @@ def _one_sample(contender, what, model_name, passes):
     return {"seconds": seconds, "traces": traces}
 
 
-def _sample_in_new_process(contender, args):
-    command = [sys.executable, os.path.abspath(__file__), "--one", contender,
-               "--what", args.what, "--model", args.model, "--passes", str(args.passes)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"{contender} sample failed:\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--what", choices=("evaluation", "training"), default="evaluation")
@@ -116,12 +106,12 @@ def main():
         return
     print("Machine:")
     _common.print_machine_details()
-    samples = {name: [] for name in CONTENDERS}
-    for r in range(args.rounds):
-        for name in _common.rotated_order(CONTENDERS, r):
-            samples[name].append(_sample_in_new_process(name, args))
-            passes = " ".join(f"{s:5.1f}" for s in samples[name][-1]["seconds"])
-            print(f"  round {r} {name:13s} passes {passes} s", flush=True)
+    samples = _common.fresh_process_rounds(
+        __file__, CONTENDERS, args.rounds,
+        lambda name: ["--one", name, "--what", args.what, "--model", args.model,
+                      "--passes", str(args.passes)],
+        lambda row: "passes " + " ".join(f"{s:5.1f}" for s in row["seconds"]) + " s",
+    )  # fmt: skip
     later = {name: [s for row in samples[name] for s in row["seconds"][1:]] for name in CONTENDERS}
     threshold = statistics.median(later[CONTENDERS[0]] + later[CONTENDERS[1]]) + args.stall_margin
     print(f"\n{args.what}, {args.model}, embedded data, {args.rounds} fresh processes x "
