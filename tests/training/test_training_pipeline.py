@@ -65,7 +65,6 @@ def test_order_depends_only_on_seed_and_epoch_and_resumes(tmp_path):
     np.testing.assert_array_equal(epoch0[3:], first_images(seed=2, epoch=0, skip_batches=3))
 
 
-
 def test_pipelines_run_without_the_autotuning_thread(tmp_path):
     # Its timed waits held up the end of evaluation passes (BENCHMARKS.md,
     # "Detection pipeline: tf.data autotuning off"); the option survives the
@@ -76,6 +75,7 @@ def test_pipelines_run_without_the_autotuning_thread(tmp_path):
         assert dataset.options().autotune.enabled is False
         assert dataset.map(lambda images, targets: images).options().autotune.enabled is False
         assert len(list(dataset)) == 6  # 24 records in batches of 4
+
 
 # An image with a two-tone rectangle: columns [30, 60), rows [20, 50) of a
 # 100 x 80 black image; the left half 255, the right half 128, so that a
